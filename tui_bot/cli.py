@@ -1,0 +1,144 @@
+"""Command line: the dashboard (default), `run --headless`, `train`, `config check`."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import signal
+import sys
+import time
+from pathlib import Path
+
+from tui_bot.config import ConfigError, Settings, describe, load_settings
+from tui_bot.engine.snapshot import Snapshot
+
+log = logging.getLogger("tui_bot")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="tui-bot", description=__doc__)
+    sub = parser.add_subparsers(dest="command")
+    run = sub.add_parser("run", help="run the trading cycle")
+    run.add_argument("--headless", action="store_true", help="no dashboard: print each cycle")
+    run.add_argument("--cycles", type=int, default=None, help="stop after N cycles")
+    run.add_argument("--json", action="store_true", help="one JSON object per cycle on stdout")
+    _common(run)
+    train = sub.add_parser("train", help="retrain the model now and exit")
+    _common(train)
+    config = sub.add_parser("config", help="configuration tools")
+    config_sub = config.add_subparsers(dest="config_command", required=True)
+    check = config_sub.add_parser("check", help="print the effective config and its sources")
+    _common(check)
+    return parser
+
+
+def _common(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--config", type=Path, default=None, help="config file (./config.toml)")
+    parser.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="SECTION.KEY=VALUE",
+        help="override one setting (beats config file and environment); repeatable",
+    )
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging on stderr")
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    if args.command is None:
+        args = build_parser().parse_args(["run", "--headless", *(argv or [])])
+    logging.basicConfig(
+        stream=sys.stderr,
+        level=logging.DEBUG if args.verbose else logging.WARNING,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    try:
+        settings = load_settings(args.config, overrides=_overrides(args.set))
+    except ConfigError as e:
+        print(f"tui-bot: invalid configuration:\n{e}", file=sys.stderr)
+        return 2
+    for warning in settings.warnings:
+        print(f"tui-bot: warning: {warning}", file=sys.stderr)
+    if args.command == "config":
+        print(describe(settings))
+        return 0
+    try:
+        if args.command == "train":
+            return asyncio.run(_train(settings))
+        return asyncio.run(_run_headless(settings, args.cycles, args.json))
+    except ConfigError as e:
+        print(f"tui-bot: {e}", file=sys.stderr)
+        return 2
+
+
+def _overrides(items: list[str]) -> dict[str, str]:
+    result = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep:
+            raise SystemExit(f"tui-bot: --set needs SECTION.KEY=VALUE, got {item!r}")
+        result[key.strip()] = value.strip()
+    return result
+
+
+async def _run_headless(settings: Settings, cycles: int | None, as_json: bool) -> int:
+    from tui_bot.runtime import build_runtime
+
+    runtime = build_runtime(settings)
+    engine = runtime.engine
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, engine.request_stop)
+    printer = _print_json if as_json else _print_line
+    try:
+        await engine.start()
+        await engine.run(cycles, printer)
+    finally:
+        await runtime.close()
+    return 0
+
+
+async def _train(settings: Settings) -> int:
+    from tui_bot.runtime import build_runtime
+
+    runtime = build_runtime(settings)
+    try:
+        await runtime.engine.start()
+        await runtime.engine.ml_training()
+        model = runtime.engine.models.model
+        if model is None:
+            print("tui-bot: training failed; see the alerts above", file=sys.stderr)
+            return 1
+        m = model.metrics
+        print(
+            f"trained {model.kind} on {m.samples} samples: AUC {m.auc:.3f}, "
+            f"accuracy {m.accuracy:.3f}, log loss {m.log_loss:.3f}"
+        )
+    finally:
+        await runtime.close()
+    return 0
+
+
+def _print_json(snapshot: Snapshot) -> None:
+    print(json.dumps(snapshot.to_json()), flush=True)
+
+
+def _print_line(snapshot: Snapshot) -> None:
+    scan = snapshot.caches["market_scan"]
+    total = sum(v for v in snapshot.phases.values() if v is not None)
+    stamp = time.strftime("%Y-%m-%d %H:%M", time.gmtime(snapshot.time))
+    auc = f"{snapshot.model.auc:.3f}" if snapshot.model.auc is not None else "-"
+    print(
+        f"cycle {snapshot.cycle:>4}  {stamp}  {snapshot.mode}  equity {snapshot.equity:,.2f}  "
+        f"dd {snapshot.drawdown_pct:.2f}%  positions {len(snapshot.positions)}  "
+        f"orders {snapshot.orders_placed}  scan hit {scan.hit_rate:.0%}  model AUC {auc}  "
+        f"{total:.2f}s",
+        flush=True,
+    )
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,472 @@
+"""The seven-phase trading cycle. Publishes a frozen Snapshot after every phase."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import queue
+from collections import deque
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from tui_bot.clock import Clock
+from tui_bot.engine import commands as cmd
+from tui_bot.engine.caches import BoundedCache, TimedCache
+from tui_bot.engine.executor import Executor, round_amount
+from tui_bot.engine.monitor import Monitor
+from tui_bot.engine.positions import exit_reason, market_value, view
+from tui_bot.engine.risk import (
+    Candidate,
+    RiskLimits,
+    SymbolGroups,
+    drawdown_pct,
+    evaluate,
+    win_loss_ratio,
+)
+from tui_bot.engine.scanner import MarketScanner, ScanOptions, ScanResult
+from tui_bot.engine.signals import SignalGenerator, Signals
+from tui_bot.engine.snapshot import PHASES, Alert, ModelInfo, Opportunity, Snapshot
+from tui_bot.engine.training import ModelManager, Trainer
+from tui_bot.exchange.base import Exchange
+from tui_bot.exchange.errors import ExchangeError
+from tui_bot.store import Store
+
+log = logging.getLogger(__name__)
+SnapshotFn = Callable[[Snapshot], None]
+HISTORY_CANDLES = 1000
+
+
+@dataclass
+class _CycleState:
+    cycle: int = 0
+    phases: dict[str, float | None] | None = None
+    orders_placed: int = 0
+    scan: ScanResult | None = None
+    signals: Signals | None = None
+    opportunities: tuple[Opportunity, ...] = ()
+    force_scan: bool = False
+
+
+class Engine:
+    """Drives the cycle. Construct it, `await start()`, then `await run()` (or `run_cycle()`)."""
+
+    def __init__(
+        self,
+        settings: Any,
+        exchange: Exchange,
+        clock: Clock,
+        store: Store,
+        trainer: Trainer,
+        mode: str = "SIMULATED",
+        on_snapshot: SnapshotFn | None = None,
+    ) -> None:
+        self.settings = settings
+        self.exchange = exchange
+        self.clock = clock
+        self.store = store
+        self.mode = mode
+        self.on_snapshot = on_snapshot
+        self.monitor = Monitor(settings.monitor.slow_operation_seconds)
+        ml = settings.ml
+        self.scan_cache = TimedCache(1, settings.scan.cache_duration, clock.now)
+        self.indicator_cache = BoundedCache(4096)
+        self.prediction_cache = TimedCache(
+            ml.prediction_cache_size, ml.prediction_cache_duration, clock.now
+        )
+        self.groups = SymbolGroups()
+        self.scanner = MarketScanner(
+            exchange, _scan_options(settings), self.scan_cache, clock, self.monitor
+        )
+        self.signals = SignalGenerator(
+            self.indicator_cache, self.prediction_cache, self.monitor, ml.cache_key_precision
+        )
+        self.executor = Executor(exchange, store, clock, self.monitor, self.alert)
+        self.models = ModelManager(
+            store,
+            trainer,
+            settings.storage_dir / "model.joblib",
+            clock,
+            self.alert,
+            ml.model,
+            ml.max_samples_in_memory,
+            ml.saved_samples,
+        )
+        self.alerts: deque[Alert] = deque(maxlen=100)
+        self.paused = False
+        self.phase: str | None = None
+        self.next_cycle_at: float | None = None
+        self.equity = 0.0
+        self.cash = 0.0
+        self.drawdown = 0.0
+        self.peak = store.peak_equity() or 0.0
+        self.prices: dict[str, float] = {}
+        self.kill_switch = False
+        self._state = _CycleState(cycle=int(store.get_state("cycle", "0") or 0))
+        self._commands: queue.SimpleQueue[cmd.Command] = queue.SimpleQueue()
+        self._wake: asyncio.Event | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._stop = False
+        self._retrain = False
+        self._close_requests: list[str] = []
+
+    # -- control, from any thread ----------------------------------------------------------
+    def submit(self, command: cmd.Command) -> None:
+        self._commands.put(command)
+        if self._loop is not None and self._wake is not None:
+            self._loop.call_soon_threadsafe(self._wake.set)
+
+    def request_stop(self) -> None:
+        self.submit(cmd.Stop())
+
+    @property
+    def stopping(self) -> bool:
+        return self._stop
+
+    # -- lifecycle ---------------------------------------------------------------------------
+    async def start(self) -> None:
+        self._loop = asyncio.get_running_loop()
+        self._wake = asyncio.Event()
+        for result in await self.executor.reconcile():
+            self.alert("info", "executor", f"reconciled {result.client_order_id}: {result.status}")
+        if not self.models.load():
+            await self._bootstrap_model()
+        self._publish()
+
+    async def close(self) -> None:
+        self.models.persist_samples()
+        self.store.set_state("clock_time", self.clock.now())
+
+    async def run(
+        self,
+        cycles: int | None = None,
+        on_cycle: Callable[[Snapshot], Awaitable[None] | None] | None = None,
+    ) -> None:
+        """Run cycles every check_interval until `cycles` are done or a Stop arrives."""
+        done = 0
+        while not self._stop and (cycles is None or done < cycles):
+            self._drain_commands()
+            if self.paused and not self._state.force_scan:
+                await self._wait(None)
+                continue
+            start = self.clock.now()
+            snapshot = await self.run_cycle()
+            done += 1
+            if on_cycle is not None:
+                result = on_cycle(snapshot)
+                if asyncio.iscoroutine(result):
+                    await result
+            if cycles is not None and done >= cycles:
+                break
+            self.next_cycle_at = start + self.settings.bot.check_interval
+            self._publish()
+            await self._wait(self.next_cycle_at)
+
+    async def _wait(self, until: float | None) -> None:
+        """Sleep on the engine clock until `until`, waking early for commands."""
+        assert self._wake is not None
+        self._wake.clear()
+        if not self._commands.empty():
+            return
+        waiter = asyncio.ensure_future(self._wake.wait())
+        tasks = {waiter}
+        if until is not None:
+            tasks.add(asyncio.ensure_future(self.clock.sleep(until - self.clock.now())))
+        _, pending = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+        for task in pending:
+            task.cancel()
+
+    def _drain_commands(self) -> None:
+        while not self._commands.empty():
+            command = self._commands.get_nowait()
+            match command:
+                case cmd.Pause():
+                    self.paused = True
+                case cmd.Resume():
+                    self.paused = False
+                case cmd.ScanNow():
+                    self._state.force_scan = True
+                case cmd.RetrainNow():
+                    self._retrain = True
+                case cmd.ClosePosition(symbol=symbol):
+                    self._close_requests.append(symbol)
+                case cmd.ApplySettings(settings=settings):
+                    self.apply_settings(settings)
+                case cmd.Stop():
+                    self._stop = True
+        self._publish()
+
+    def apply_settings(self, settings: Any) -> None:
+        """Take new settings without a restart; caches keep their counters."""
+        self.settings = settings
+        self.scanner.options = _scan_options(settings)
+        self.scan_cache.reconfigure(1, settings.scan.cache_duration)
+        ml = settings.ml
+        self.prediction_cache.reconfigure(ml.prediction_cache_size, ml.prediction_cache_duration)
+        self.signals.precision = ml.cache_key_precision
+        self.monitor.slow_seconds = settings.monitor.slow_operation_seconds
+        self.alert("info", "settings", "settings applied")
+
+    # -- the cycle ---------------------------------------------------------------------------
+    async def run_cycle(self) -> Snapshot:
+        state = self._state
+        state.cycle = self.store.next_cycle()
+        state.phases = dict.fromkeys(PHASES)
+        state.orders_placed = 0
+        self.next_cycle_at = None
+        with self.monitor.time("cycle"):
+            for name, phase in self._phases(state.cycle):
+                if self._stop and name != "update_positions":
+                    break
+                await self._run_phase(name, phase)
+                self._drain_commands()
+        self.phase = None
+        self._raise_slow_alerts()
+        self.store.set_state("clock_time", self.clock.now())
+        snapshot = self.snapshot()
+        self._emit(snapshot)
+        return snapshot
+
+    def _phases(self, cycle: int) -> list[tuple[str, Callable[[], Awaitable[None]]]]:
+        phases: list[tuple[str, Callable[[], Awaitable[None]]]] = [
+            ("update_positions", self.update_positions),
+            ("market_scan", self.market_scan),
+            ("signal_generation", self.signal_generation),
+            ("risk_management", self.risk_management),
+            ("execute_trades", self.execute_trades),
+        ]
+        if self._retrain or self.models.due(self.settings.ml.training_interval_hours):
+            phases.append(("ml_training", self.ml_training))
+        if cycle % self.settings.monitor.report_every_cycles == 0:
+            phases.append(("performance_monitoring", self.performance_monitoring))
+        return phases
+
+    async def _run_phase(self, name: str, phase: Callable[[], Awaitable[None]]) -> None:
+        self.phase = name
+        self._publish()
+        try:
+            with self.monitor.time(f"phase.{name}"):
+                await phase()
+        except ExchangeError as e:
+            self.alert("error", name, f"exchange unavailable: {e}")
+        except Exception as e:  # a bug must not stop trading loop or UI
+            log.exception("phase %s failed", name)
+            self.alert("error", name, f"{type(e).__name__}: {e}")
+        assert self._state.phases is not None
+        self._state.phases[name] = self.monitor.last(f"phase.{name}")
+        self._publish()
+
+    async def update_positions(self) -> None:
+        reconciled = await self.executor.reconcile()
+        for result in reconciled:
+            self.alert("info", "executor", f"reconciled {result.client_order_id}")
+        positions = self.store.positions()
+        with self.monitor.time("exchange.fetch_tickers"):
+            tickers = await self.exchange.fetch_tickers()
+        self.prices = {s: float(t["last"]) for s, t in tickers.items() if t.get("last")}
+        now = self.clock.now()
+        max_hold = self.settings.risk.max_hold_minutes * 60
+        for position in positions:
+            last = self.prices.get(position.symbol)
+            reason = "manual" if position.symbol in self._close_requests else None
+            if reason is None and last is not None:
+                reason = exit_reason(position, last, now, max_hold)
+            if reason is not None:
+                await self._close(position, reason)
+        self._close_requests.clear()
+        await self._mark_equity()
+
+    async def _close(self, position: Any, reason: str) -> None:
+        result = await self.executor.close_position(self._state.cycle, position, reason)
+        if result.status == "filled":
+            self._state.orders_placed += 1
+        if result.trade is not None:
+            self.models.add_trade(position.features, result.trade.pnl_pct / 100, self.clock.now())
+            self.alert(
+                "info", "trade", f"closed {position.symbol} ({reason}) {result.trade.pnl_pct:+.2f}%"
+            )
+
+    async def _mark_equity(self) -> None:
+        with self.monitor.time("exchange.fetch_balance"):
+            balance = await self.exchange.fetch_balance()
+        stake = self.settings.bot.stake_currency
+        cash = float((balance.get(stake) or {}).get("total") or 0.0)
+        self.cash = float((balance.get(stake) or {}).get("free") or 0.0)
+        self.equity = cash + market_value(self.store.positions(), self.prices)
+        self.peak = max(self.peak, self.equity)
+        self.drawdown = drawdown_pct(self.equity, self.peak)
+        self.store.add_equity(self.clock.now(), self._state.cycle, self.equity, self.drawdown)
+        was_killed = self.kill_switch
+        self.kill_switch = self.drawdown >= self.settings.risk.max_drawdown_pct
+        if self.kill_switch and not was_killed:
+            self.alert(
+                "error",
+                "risk",
+                f"drawdown {self.drawdown:.1f}% reached the limit: no new positions",
+            )
+
+    async def market_scan(self) -> None:
+        force, self._state.force_scan = self._state.force_scan, False
+        self._state.scan = await self.scanner.scan(force=force)
+        for symbol, error in self._state.scan.failed.items():
+            self.alert("warning", "market_scan", f"{symbol}: {error}")
+
+    async def signal_generation(self) -> None:
+        if self._state.scan is None:
+            return
+        self._state.signals = self.signals.generate(self._state.scan, self.models.model)
+
+    async def risk_management(self) -> None:
+        signals = self._state.signals
+        if signals is None or np.isnan(signals.probabilities).all():
+            self._state.opportunities = ()
+            return
+        candidates = [
+            Candidate(s, float(p), float(p))
+            for s, p in zip(signals.symbols, signals.probabilities.tolist(), strict=True)
+        ]
+        risk = self.settings.risk
+        default_ratio = risk.take_profit_pct / risk.stop_loss_pct
+        pnls = [t.pnl_pct for t in self.store.trades(200)]
+        opportunities = evaluate(
+            candidates,
+            [p.symbol for p in self.store.positions()],
+            self.groups,
+            self.equity,
+            self.cash,
+            self.drawdown if self.executor.trading_blocked is None else float("inf"),
+            win_loss_ratio(pnls, default_ratio),
+            _limits(self.settings),
+        )
+        self._state.opportunities = tuple(opportunities)
+
+    async def execute_trades(self) -> None:
+        signals = self._state.signals
+        if signals is None:
+            return
+        index = {s: i for i, s in enumerate(signals.symbols)}
+        markets = await self.scanner.markets()
+        for opp in self._state.opportunities:
+            if not opp.approved:
+                continue
+            i = index[opp.symbol]
+            price = self.prices.get(opp.symbol, float(signals.prices[i]))
+            amount = round_amount(opp.size_quote / price, markets.get(opp.symbol))
+            if amount <= 0:
+                continue
+            context = {
+                "group": opp.group,
+                "probability": opp.probability,
+                "features": signals.features[i].tolist(),
+                "sl_pct": self.settings.risk.stop_loss_pct,
+                "tp_pct": self.settings.risk.take_profit_pct,
+            }
+            result = await self.executor.open_position(
+                self._state.cycle, opp.symbol, amount, context
+            )
+            if result.status == "filled":
+                self._state.orders_placed += 1
+
+    async def ml_training(self) -> None:
+        self._retrain = False
+        model = await self.models.train()
+        if model is not None:
+            self.prediction_cache.clear()
+            m = model.metrics
+            self.alert("info", "model", f"trained on {m.samples} samples: AUC {m.auc:.3f}")
+
+    async def performance_monitoring(self) -> None:
+        log.info("performance report (cycle %d)\n%s", self._state.cycle, self.monitor.report())
+
+    async def _bootstrap_model(self) -> None:
+        """No usable model: train one from candle history so predictions exist from cycle one."""
+        with self.monitor.time("ml.bootstrap"):
+            if len(self.models.samples) < 1000:
+                await self._add_history()
+            await self.models.train()
+
+    async def _add_history(self) -> None:
+        _, top = await self.scanner.top_markets()
+        history = await self.scanner.fetch_history(top, HISTORY_CANDLES)
+        added = self.models.add_history(list(history.values()))
+        self.alert("info", "model", f"bootstrap: {added} samples from candle history")
+
+    # -- output ------------------------------------------------------------------------------
+    def alert(self, level: str, source: str, message: str) -> None:
+        now = self.clock.now()
+        self.alerts.appendleft(Alert(now, level, source, message))
+        self.store.add_alert(now, level, source, message)
+        log.log(logging.WARNING if level != "info" else logging.INFO, "%s: %s", source, message)
+
+    def _raise_slow_alerts(self) -> None:
+        for operation, seconds in self.monitor.take_slow():
+            self.alert("warning", "monitor", f"slow operation {operation}: {seconds:.2f}s")
+
+    def snapshot(self) -> Snapshot:
+        now = self.clock.now()
+        model = self.models.model
+        positions = tuple(view(p, self.prices.get(p.symbol), now) for p in self.store.positions())
+        return Snapshot(
+            cycle=self._state.cycle,
+            time=now,
+            mode=self.mode,
+            exchange=self.exchange.id,
+            equity=self.equity,
+            drawdown_pct=self.drawdown,
+            phases=dict(self._state.phases or dict.fromkeys(PHASES)),
+            caches={
+                "market_scan": self.scan_cache.stats(),
+                "indicators": self.indicator_cache.stats(),
+                "ml_prediction": self.prediction_cache.stats(),
+                "symbol_group": self.groups.cache.stats(),
+            },
+            positions=positions,
+            opportunities=self._state.opportunities,
+            orders_placed=self._state.orders_placed,
+            alerts=tuple(list(self.alerts)[:20]),
+            timings=self.monitor.stats(),
+            model=ModelInfo(
+                trained_at=model.trained_at if model else None,
+                samples=len(self.models.samples),
+                auc=model.metrics.auc if model else None,
+                accuracy=model.metrics.accuracy if model else None,
+                kind=model.kind if model else None,
+            ),
+            phase=self.phase,
+            paused=self.paused,
+            next_cycle_at=self.next_cycle_at,
+            kill_switch=self.kill_switch,
+            equity_history=tuple(self.store.equity_history(120)),
+        )
+
+    def _publish(self) -> None:
+        if self.on_snapshot is not None:
+            self._emit(self.snapshot())
+
+    def _emit(self, snapshot: Snapshot) -> None:
+        if self.on_snapshot is not None:
+            self.on_snapshot(snapshot)
+
+
+def _scan_options(settings: Any) -> ScanOptions:
+    return ScanOptions(
+        top_n=settings.scan.top_n,
+        candles=settings.scan.candles,
+        timeframe=settings.scan.timeframe,
+        max_parallel_workers=settings.scan.max_parallel_workers,
+        stake_currency=settings.bot.stake_currency,
+    )
+
+
+def _limits(settings: Any) -> RiskLimits:
+    r = settings.risk
+    return RiskLimits(
+        max_open_positions=settings.bot.max_open_positions,
+        max_per_group=r.max_per_group,
+        max_position_pct=r.max_position_pct,
+        kelly_fraction=r.kelly_fraction,
+        max_drawdown_pct=r.max_drawdown_pct,
+        min_probability=r.min_probability,
+    )

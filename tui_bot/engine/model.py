@@ -1,0 +1,267 @@
+"""The win-probability model: gradient boosting, trained away from the UI, saved with a checksum.
+
+scikit-learn is imported inside the functions that need it, so importing this module is cheap
+and the dashboard can paint before the heavy import finishes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import io
+import multiprocessing
+import os
+import tempfile
+import time
+from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass
+from functools import partial
+from pathlib import Path
+from typing import Any, Protocol, TypeVar
+
+import joblib
+import numpy as np
+
+from tui_bot.engine.features import FEATURE_NAMES
+
+MODEL_KINDS: tuple[str, ...] = ("hist_gradient_boosting", "gradient_boosting")
+MIN_TRAINING_ROWS = 50
+VALIDATION_FRACTION = 0.2
+
+T = TypeVar("T")
+
+
+class ModelLoadError(Exception):
+    """A saved model is missing, was changed on disk, or cannot be unpickled."""
+
+
+@dataclass(frozen=True)
+class ModelMetrics:
+    auc: float  # NaN when the validation part holds a single class
+    accuracy: float
+    log_loss: float
+    samples: int
+    train_seconds: float
+
+
+@dataclass
+class TrainedModel:
+    estimator: Any  # a fitted scikit-learn classifier over the classes [0, 1]
+    kind: str
+    feature_names: tuple[str, ...]
+    trained_at: float  # epoch seconds, as given by the caller's clock
+    metrics: ModelMetrics
+
+    def predict_proba(self, X: np.ndarray) -> np.ndarray:
+        """Probability of the positive class for every row, shape (n,), in one batched call."""
+        if len(X) == 0:
+            return np.empty(0, dtype=np.float64)
+        return np.asarray(self.estimator.predict_proba(X)[:, 1], dtype=np.float64)
+
+
+def labels(outcome: np.ndarray, min_return: float = 0.002) -> np.ndarray:
+    """1 where the outcome beat `min_return`, else 0 (int8)."""
+    return (np.asarray(outcome) > min_return).astype(np.int8)
+
+
+def train_model(
+    X: np.ndarray,
+    y: np.ndarray,
+    kind: str = "hist_gradient_boosting",
+    trained_at: float = 0.0,
+    random_state: int = 0,
+    feature_names: tuple[str, ...] = FEATURE_NAMES,
+) -> TrainedModel:
+    """Validate on the last 20 % of the (time-ordered) rows, then fit on all of them."""
+    started = time.perf_counter()
+    X, y = _checked_training_data(X, y, feature_names)
+    auc, accuracy, loss = _validate(X, y, kind, random_state)
+    estimator = _make_estimator(kind, random_state).fit(X, y)
+    metrics = ModelMetrics(
+        auc=auc,
+        accuracy=accuracy,
+        log_loss=loss,
+        samples=len(y),
+        train_seconds=time.perf_counter() - started,
+    )
+    return TrainedModel(estimator, kind, feature_names, trained_at, metrics)
+
+
+def _checked_training_data(
+    X: np.ndarray, y: np.ndarray, feature_names: tuple[str, ...]
+) -> tuple[np.ndarray, np.ndarray]:
+    X = np.asarray(X)
+    y = np.asarray(y, dtype=np.int8)
+    if X.ndim != 2 or X.shape[1] != len(feature_names):
+        raise ValueError(f"X must be shaped (rows, {len(feature_names)}), got {X.shape}")
+    if y.shape != (len(X),):
+        raise ValueError(f"y must be shaped ({len(X)},), got {y.shape}")
+    if len(y) < MIN_TRAINING_ROWS:
+        raise ValueError(
+            f"need at least {MIN_TRAINING_ROWS} training samples, got {len(y)}; "
+            "keep trading (or bootstrap) and retrain later"
+        )
+    if np.unique(y).size < 2:
+        raise ValueError(f"all {len(y)} training samples have label {y[0]}; need both classes")
+    return X, y
+
+
+def _make_estimator(kind: str, random_state: int) -> Any:
+    if kind == "hist_gradient_boosting":
+        from sklearn.ensemble import HistGradientBoostingClassifier
+
+        return HistGradientBoostingClassifier(
+            max_iter=150,
+            learning_rate=0.05,
+            max_leaf_nodes=15,
+            early_stopping=False,
+            random_state=random_state,
+        )
+    if kind == "gradient_boosting":
+        from sklearn.ensemble import GradientBoostingClassifier
+
+        return GradientBoostingClassifier(
+            n_estimators=100, max_depth=3, subsample=0.8, random_state=random_state
+        )
+    raise ValueError(f"unknown model kind {kind!r}; expected one of {', '.join(MODEL_KINDS)}")
+
+
+def _validate(
+    X: np.ndarray, y: np.ndarray, kind: str, random_state: int
+) -> tuple[float, float, float]:
+    """(AUC, accuracy, log loss) on the newest 20 %, fitting on the oldest 80 %; NaN if unfit."""
+    from sklearn.metrics import log_loss, roc_auc_score
+
+    split = int(len(y) * (1.0 - VALIDATION_FRACTION))
+    y_fit, y_val = y[:split], y[split:]
+    if np.unique(y_fit).size < 2:
+        return float("nan"), float("nan"), float("nan")
+    estimator = _make_estimator(kind, random_state).fit(X[:split], y_fit)
+    p = estimator.predict_proba(X[split:])[:, 1]
+    auc = float(roc_auc_score(y_val, p)) if np.unique(y_val).size == 2 else float("nan")
+    accuracy = float(np.mean((p >= 0.5) == (y_val == 1)))
+    return auc, accuracy, float(log_loss(y_val, p, labels=[0, 1]))
+
+
+def save_model(model: TrainedModel, path: Path) -> str:
+    """Write atomically (temp file + os.replace); return the file's sha256 hex digest."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, temp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    temp = Path(temp_name)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            joblib.dump(model, handle)
+            handle.flush()
+            os.fsync(handle.fileno())
+        digest = file_sha256(temp)
+        os.replace(temp, path)
+    except BaseException:
+        temp.unlink(missing_ok=True)
+        raise
+    return digest
+
+
+def file_sha256(path: Path) -> str:
+    with open(path, "rb") as handle:
+        return hashlib.file_digest(handle, "sha256").hexdigest()
+
+
+def load_model(path: Path, expected_sha256: str) -> TrainedModel:
+    """Load a model saved by `save_model`, refusing it unless its sha256 matches."""
+    path = Path(path)
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise ModelLoadError(f"model file not found: {path}") from None
+    except OSError as exc:
+        raise ModelLoadError(f"cannot read model file {path}: {exc}") from exc
+    actual = hashlib.sha256(data).hexdigest()
+    if actual != expected_sha256.lower():
+        raise ModelLoadError(
+            f"model file {path} has sha256 {actual}, expected {expected_sha256}: "
+            "it was changed or damaged after saving; retrain to replace it"
+        )
+    try:
+        model = joblib.load(io.BytesIO(data))
+    except Exception as exc:  # unpickling garbage can raise almost anything
+        raise ModelLoadError(f"model file {path} is corrupt: {type(exc).__name__}: {exc}") from exc
+    if not isinstance(model, TrainedModel):
+        raise ModelLoadError(f"model file {path} holds a {type(model).__name__}, not a model")
+    return model
+
+
+class Trainer(Protocol):
+    async def train(
+        self,
+        X: np.ndarray,
+        y: np.ndarray,
+        kind: str = "hist_gradient_boosting",
+        trained_at: float = 0.0,
+        random_state: int = 0,
+    ) -> TrainedModel: ...
+
+    def close(self) -> None: ...
+
+
+class InlineTrainer:
+    """Trains in the calling thread; for tests and tools, not for the dashboard."""
+
+    async def train(
+        self,
+        X: np.ndarray,
+        y: np.ndarray,
+        kind: str = "hist_gradient_boosting",
+        trained_at: float = 0.0,
+        random_state: int = 0,
+    ) -> TrainedModel:
+        return train_model(X, y, kind=kind, trained_at=trained_at, random_state=random_state)
+
+    def close(self) -> None:
+        pass
+
+
+class ProcessTrainer:
+    """Trains in one long-lived worker process, started on first use."""
+
+    def __init__(self) -> None:
+        self._pool: ProcessPoolExecutor | None = None
+
+    async def train(
+        self,
+        X: np.ndarray,
+        y: np.ndarray,
+        kind: str = "hist_gradient_boosting",
+        trained_at: float = 0.0,
+        random_state: int = 0,
+    ) -> TrainedModel:
+        job = partial(
+            train_model, X, y, kind=kind, trained_at=trained_at, random_state=random_state
+        )
+        return await self._run(job)
+
+    async def worker_pid(self) -> int:
+        """The worker process's id (starts the worker if needed)."""
+        return await self._run(os.getpid)
+
+    def close(self) -> None:
+        """Stop the worker; queued jobs are cancelled, a running one finishes in the background."""
+        if self._pool is not None:
+            self._pool.shutdown(wait=False, cancel_futures=True)
+            self._pool = None
+
+    async def _run(self, job: Callable[[], T]) -> T:
+        loop = asyncio.get_running_loop()
+        try:
+            return await loop.run_in_executor(self._get_pool(), job)
+        except BrokenProcessPool as exc:
+            self.close()
+            raise RuntimeError(f"training process died: {exc}") from exc
+
+    def _get_pool(self) -> ProcessPoolExecutor:
+        if self._pool is None:
+            context = multiprocessing.get_context("spawn")
+            self._pool = ProcessPoolExecutor(max_workers=1, mp_context=context)
+        return self._pool

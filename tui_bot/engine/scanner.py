@@ -1,0 +1,170 @@
+"""Market scan: rank markets from one fetch_tickers call, fetch OHLCV for the top N in parallel.
+
+The whole result is cached for `cache_duration` seconds of the engine's clock; a hit never
+touches the exchange.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from tui_bot.clock import Clock
+from tui_bot.engine.caches import TimedCache
+from tui_bot.engine.monitor import Monitor
+from tui_bot.exchange.base import Exchange, timeframe_seconds
+from tui_bot.exchange.errors import ExchangeError
+
+SCAN_KEY = "scan"
+
+
+@dataclass(frozen=True)
+class ScanResult:
+    time: float
+    tickers: dict[str, dict[str, Any]]
+    ranked: tuple[str, ...]  # top N symbols, best first, with candles
+    candles: dict[str, np.ndarray]  # symbol -> (T, 6) array [ts_ms, o, h, l, c, v], closed only
+    failed: dict[str, str] = field(default_factory=dict)  # symbol -> error text
+
+
+@dataclass
+class ScanOptions:
+    top_n: int
+    candles: int
+    timeframe: str
+    max_parallel_workers: int
+    stake_currency: str
+
+
+class MarketScanner:
+    def __init__(
+        self,
+        exchange: Exchange,
+        options: ScanOptions,
+        cache: TimedCache,
+        clock: Clock,
+        monitor: Monitor,
+    ) -> None:
+        self.exchange = exchange
+        self.options = options
+        self.cache = cache
+        self.clock = clock
+        self.monitor = monitor
+        self._markets: dict[str, dict[str, Any]] | None = None
+        self.in_flight = 0
+        self.max_in_flight = 0  # highest concurrency seen in the last uncached scan
+
+    async def scan(self, force: bool = False) -> ScanResult:
+        if not force:
+            cached = self.cache.lookup(SCAN_KEY)
+            if cached is not None:
+                return cached
+        else:
+            self.cache.misses += 1
+        result = await self._scan_uncached()
+        self.cache.put(SCAN_KEY, result)
+        return result
+
+    async def markets(self) -> dict[str, dict[str, Any]]:
+        if self._markets is None:
+            with self.monitor.time("exchange.load_markets"):
+                self._markets = await self.exchange.load_markets()
+        return self._markets
+
+    async def top_markets(self) -> tuple[dict[str, dict[str, Any]], list[str]]:
+        """All tickers (one call) and the top N tradeable symbols, best first."""
+        markets = await self.markets()
+        with self.monitor.time("exchange.fetch_tickers"):
+            tickers = await self.exchange.fetch_tickers()
+        tradeable = [s for s in tickers if _tradeable(markets.get(s), self.options.stake_currency)]
+        return tickers, rank(tradeable, tickers)[: self.options.top_n]
+
+    async def fetch_history(self, symbols: list[str], limit: int) -> dict[str, np.ndarray]:
+        """Closed candles for `symbols`, concurrently; symbols that fail are left out."""
+        fetched = await self._fetch_all(symbols, limit)
+        return {s: c for s, c in fetched.items() if isinstance(c, np.ndarray)}
+
+    async def _scan_uncached(self) -> ScanResult:
+        tickers, top = await self.top_markets()
+        self.max_in_flight = 0
+        fetched = await self._fetch_all(top, self.options.candles)
+        candles = {s: c for s, c in fetched.items() if isinstance(c, np.ndarray)}
+        failed = {s: str(e) for s, e in fetched.items() if isinstance(e, Exception)}
+        ranked = tuple(s for s in top if s in candles)
+        return ScanResult(self.clock.now(), tickers, ranked, candles, failed)
+
+    async def _fetch_all(self, symbols: list[str], limit: int) -> dict[str, np.ndarray | Exception]:
+        gate = asyncio.Semaphore(self.options.max_parallel_workers)
+
+        async def one(symbol: str) -> np.ndarray | Exception:
+            async with gate:
+                self.in_flight += 1
+                self.max_in_flight = max(self.max_in_flight, self.in_flight)
+                try:
+                    return await self._fetch_candles(symbol, limit)
+                except ExchangeError as e:
+                    return e
+                finally:
+                    self.in_flight -= 1
+
+        results = await asyncio.gather(*(one(s) for s in symbols))
+        return dict(zip(symbols, results, strict=True))
+
+    async def _fetch_candles(self, symbol: str, limit: int) -> np.ndarray:
+        with self.monitor.time("exchange.fetch_ohlcv"):
+            rows = await self.exchange.fetch_ohlcv(symbol, self.options.timeframe, limit=limit)
+        return closed_candles(rows, self.options.timeframe, self.clock.now())
+
+
+def _tradeable(market: dict[str, Any] | None, stake: str) -> bool:
+    if market is None:
+        return False
+    return (
+        bool(market.get("active", True))
+        and market.get("spot", True)
+        and (market.get("quote") == stake)
+    )
+
+
+def rank(symbols: list[str], tickers: dict[str, dict[str, Any]]) -> list[str]:
+    """Best first: liquid (log quote volume), moving (|24h change|), tight (spread)."""
+    if not symbols:
+        return []
+    volume = np.array([math.log1p(_num(tickers[s].get("quoteVolume"))) for s in symbols])
+    change = np.array([abs(_num(tickers[s].get("percentage"))) for s in symbols])
+    spread = np.array([_spread(tickers[s]) for s in symbols])
+    score = _z(volume) + 0.5 * _z(change) - 0.5 * _z(spread)
+    order = np.argsort(-score, kind="stable")
+    return [symbols[i] for i in order]
+
+
+def closed_candles(rows: list[list[float]], timeframe: str, now: float) -> np.ndarray:
+    """Rows as a float array, without a candle that is still forming."""
+    data = np.asarray(rows, dtype=np.float64).reshape(-1, 6)
+    if len(data) and data[-1, 0] / 1000 + timeframe_seconds(timeframe) > now:
+        data = data[:-1]
+    return data
+
+
+def _num(value: Any) -> float:
+    try:
+        result = float(value)
+    except (TypeError, ValueError):
+        return 0.0
+    return result if math.isfinite(result) else 0.0
+
+
+def _spread(ticker: dict[str, Any]) -> float:
+    bid, ask = _num(ticker.get("bid")), _num(ticker.get("ask"))
+    if bid <= 0 or ask <= 0:
+        return 1.0
+    return (ask - bid) / ((ask + bid) / 2)
+
+
+def _z(values: np.ndarray) -> np.ndarray:
+    std = values.std()
+    return (values - values.mean()) / std if std > 0 else np.zeros_like(values)

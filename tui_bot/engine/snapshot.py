@@ -1,0 +1,115 @@
+"""The frozen data the dashboard and `--json` render: one source of truth for both."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from tui_bot.engine.caches import CacheStats
+from tui_bot.engine.monitor import TimingStats
+
+PHASES = (
+    "update_positions",
+    "market_scan",
+    "signal_generation",
+    "risk_management",
+    "execute_trades",
+    "ml_training",
+    "performance_monitoring",
+)
+CACHE_NAMES = ("market_scan", "indicators", "ml_prediction", "symbol_group")
+
+
+@dataclass(frozen=True)
+class PositionView:
+    symbol: str
+    group: str
+    side: str
+    amount: float
+    entry_price: float
+    last_price: float
+    pnl_pct: float
+    stop_loss: float
+    take_profit: float
+    opened_at: float
+    age_seconds: float
+    stale: bool = False
+
+
+@dataclass(frozen=True)
+class Opportunity:
+    symbol: str
+    group: str
+    score: float
+    probability: float
+    action: str  # "buy", or the reason it was blocked
+    size_quote: float = 0.0
+
+    @property
+    def approved(self) -> bool:
+        return self.action == "buy"
+
+
+@dataclass(frozen=True)
+class Alert:
+    time: float
+    level: str  # "info" | "warning" | "error"
+    source: str
+    message: str
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    trained_at: float | None
+    samples: int
+    auc: float | None
+    accuracy: float | None
+    kind: str | None = None
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    cycle: int
+    time: float
+    mode: str  # SIMULATED | PAPER | LIVE
+    exchange: str
+    equity: float
+    drawdown_pct: float
+    phases: dict[str, float | None]
+    caches: dict[str, CacheStats]
+    positions: tuple[PositionView, ...]
+    opportunities: tuple[Opportunity, ...]
+    orders_placed: int
+    alerts: tuple[Alert, ...]
+    timings: dict[str, TimingStats]
+    model: ModelInfo
+    phase: str | None = None  # the phase running now; None between cycles
+    paused: bool = False
+    next_cycle_at: float | None = None
+    kill_switch: bool = False
+    equity_history: tuple[float, ...] = field(default=())
+    settings: dict[str, Any] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        """The `--json` line: the keys the README documents."""
+        return {
+            "cycle": self.cycle,
+            "time": self.time,
+            "mode": self.mode,
+            "exchange": self.exchange,
+            "equity": round(self.equity, 6),
+            "drawdown_pct": round(self.drawdown_pct, 6),
+            "phases": dict(self.phases),
+            "caches": {name: stats.to_dict() for name, stats in self.caches.items()},
+            "positions": [vars(p) for p in self.positions],
+            "opportunities": [vars(o) for o in self.opportunities],
+            "orders_placed": self.orders_placed,
+            "alerts": [vars(a) for a in self.alerts],
+            "timings": {name: t.to_dict() for name, t in self.timings.items()},
+            "model": {
+                "trained_at": self.model.trained_at,
+                "samples": self.model.samples,
+                "auc": self.model.auc,
+                "accuracy": self.model.accuracy,
+            },
+        }

@@ -1,0 +1,55 @@
+"""The async exchange protocol the engine uses: ccxt's unified method names and shapes."""
+
+from __future__ import annotations
+
+from typing import Any, Protocol
+
+Market = dict[str, Any]
+Ticker = dict[str, Any]
+Order = dict[str, Any]
+Candle = list[float]  # [timestamp_ms, open, high, low, close, volume]
+
+
+class Exchange(Protocol):
+    id: str
+
+    async def load_markets(self) -> dict[str, Market]: ...
+
+    async def fetch_tickers(self, symbols: list[str] | None = None) -> dict[str, Ticker]: ...
+
+    async def fetch_ohlcv(
+        self, symbol: str, timeframe: str = "5m", since: int | None = None, limit: int | None = None
+    ) -> list[Candle]: ...
+
+    async def create_order(
+        self,
+        symbol: str,
+        type: str,
+        side: str,
+        amount: float,
+        price: float | None = None,
+        params: dict[str, Any] | None = None,
+    ) -> Order: ...
+
+    async def fetch_order(
+        self, id: str | None, symbol: str | None = None, params: dict[str, Any] | None = None
+    ) -> Order: ...
+
+    async def fetch_open_orders(self, symbol: str | None = None) -> list[Order]: ...
+
+    async def cancel_order(self, id: str, symbol: str | None = None) -> Order: ...
+
+    async def fetch_balance(self) -> dict[str, Any]: ...
+
+    async def close(self) -> None: ...
+
+
+TIMEFRAME_SECONDS = {"1m": 60, "5m": 300, "15m": 900, "1h": 3600, "4h": 14400, "1d": 86400}
+
+
+def timeframe_seconds(timeframe: str) -> int:
+    try:
+        return TIMEFRAME_SECONDS[timeframe]
+    except KeyError:
+        allowed = ", ".join(TIMEFRAME_SECONDS)
+        raise ValueError(f"unknown timeframe {timeframe!r}; use one of {allowed}") from None

@@ -1,0 +1,537 @@
+"""The embedded simulated market: the default exchange. Offline, seeded, ccxt-shaped.
+
+Prices come from `sim_prices` (a factor model with a weak, learnable mean reversion). Every call
+behaves like a remote exchange seen through ccxt with enableRateLimit: it waits for the rate
+limiter (wall time), sleeps `latency_ms`, and with probability `error_rate` fails with an
+injected NetworkError, RequestTimeout or RateLimited. A create_order that times out may have
+been executed anyway (the answer was lost), so callers must recover through clientOrderId.
+
+Balances and orders are exchange state, not ours: with `state_path` they live in a SQLite file
+and survive our process; every change is committed before the call returns (or times out).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+import json
+import math
+import random
+import sqlite3
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from tui_bot.clock import Clock
+from tui_bot.exchange.base import Candle, Market, Order, Ticker, timeframe_seconds
+from tui_bot.exchange.errors import (
+    ExchangeError,
+    InsufficientFunds,
+    InvalidOrder,
+    NetworkError,
+    OrderNotFound,
+    RateLimited,
+    RequestTimeout,
+)
+from tui_bot.exchange.sim_prices import (
+    ASSETS,
+    CLOSE,
+    HIGH,
+    LOW,
+    OPEN,
+    SIM_EPOCH,
+    SIM_GROUPS,
+    VOLUME,
+    Asset,
+    PricePaths,
+)
+
+__all__ = ["SIM_EPOCH", "SIM_GROUPS", "SimExchange", "sim_start_time"]
+
+MIN_COST = 5.0  # limits.cost.min of every market, in the stake currency
+DEFAULT_OHLCV_LIMIT = 500
+MAX_OHLCV_LIMIT = 1000
+HISTORY_CANDLES = 2000
+
+
+def sim_start_time(timeframe: str, history_candles: int = HISTORY_CANDLES) -> float:
+    """Where a fresh simulation clock starts: `history_candles` closed candles already exist."""
+    return SIM_EPOCH + history_candles * timeframe_seconds(timeframe)
+
+
+def iso8601(ms: int) -> str:
+    """ccxt's datetime format: 2026-01-01T00:00:00.000Z."""
+    moment = datetime.fromtimestamp(ms // 1000, tz=UTC)
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{ms % 1000:03d}Z"
+
+
+def _tick(value: float) -> float:
+    """A power of ten: ~5 significant digits for prices."""
+    return 10.0 ** (math.floor(math.log10(value)) - 4)
+
+
+def _amount_step(price: float) -> float:
+    """Amount precision worth at most ~1 USD, never coarser than 1 unit."""
+    return min(1.0, 10.0 ** math.floor(math.log10(1.0 / price)))
+
+
+class _RateLimiter:
+    """Like ccxt's enableRateLimit: calls spaced 1/rate s apart (wall time); waits, never fails."""
+
+    def __init__(self, rate_per_s: float) -> None:
+        self.interval = 1.0 / rate_per_s if rate_per_s > 0 else 0.0
+        self._next = 0.0
+
+    async def wait(self) -> None:
+        now = time.monotonic()
+        slot = max(now, self._next)
+        self._next = slot + self.interval
+        if slot > now:
+            await asyncio.sleep(slot - now)
+
+
+class _StateStore:
+    """Balances and orders in SQLite (a file in WAL mode, or memory)."""
+
+    def __init__(self, path: Path | None) -> None:
+        if path is not None:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        self._db = sqlite3.connect(str(path) if path else ":memory:", check_same_thread=False)
+        if path is not None:
+            self._db.execute("PRAGMA journal_mode=WAL")
+        with self._db:
+            self._db.execute(
+                "CREATE TABLE IF NOT EXISTS balances"
+                " (currency TEXT PRIMARY KEY, free REAL NOT NULL, used REAL NOT NULL)"
+            )
+            self._db.execute(
+                "CREATE TABLE IF NOT EXISTS orders"
+                " (id TEXT PRIMARY KEY, client_order_id TEXT UNIQUE NOT NULL, json TEXT NOT NULL)"
+            )
+
+    def load(self) -> tuple[dict[str, list[float]], dict[str, Order]]:
+        rows = self._db.execute("SELECT currency, free, used FROM balances").fetchall()
+        balances = {currency: [free, used] for currency, free, used in rows}
+        stored = self._db.execute("SELECT id, json FROM orders ORDER BY rowid").fetchall()
+        return balances, {order_id: json.loads(text) for order_id, text in stored}
+
+    def save(self, balances: dict[str, list[float]], orders: list[Order]) -> None:
+        """One transaction: committed when this returns."""
+        with self._db:
+            self._db.executemany(
+                "INSERT INTO balances (currency, free, used) VALUES (?, ?, ?)"
+                " ON CONFLICT(currency) DO UPDATE SET free = excluded.free, used = excluded.used",
+                [(cur, free, used) for cur, (free, used) in balances.items()],
+            )
+            self._db.executemany(
+                "INSERT INTO orders (id, client_order_id, json) VALUES (?, ?, ?)"
+                " ON CONFLICT(id) DO UPDATE SET json = excluded.json",
+                [(o["id"], o["clientOrderId"], json.dumps(o)) for o in orders],
+            )
+
+    def close(self) -> None:
+        self._db.close()
+
+
+class SimExchange:
+    """A seeded market of up to len(ASSETS) (44) symbols; n_symbols is capped at that."""
+
+    id = "sim"
+
+    def __init__(
+        self,
+        *,
+        clock: Clock,
+        seed: int = 42,
+        n_symbols: int = 40,
+        timeframe: str = "5m",
+        latency_ms: float = 0.0,
+        rate_limit_per_s: float = 1000.0,
+        error_rate: float = 0.0,
+        starting_balance: float = 10_000.0,
+        stake_currency: str = "USDT",
+        fee_rate: float = 0.001,
+        state_path: Path | None = None,
+    ) -> None:
+        self.clock = clock
+        self.seed = seed
+        self.timeframe = timeframe
+        self.latency_ms = latency_ms
+        self.error_rate = error_rate
+        self.stake_currency = stake_currency
+        self.fee_rate = fee_rate
+        self._tf = timeframe_seconds(timeframe)
+        self._paths = PricePaths(seed, self._tf)
+        self._assets = ASSETS[: max(0, min(n_symbols, len(ASSETS)))]
+        self._index = {f"{a.base}/{stake_currency}": i for i, a in enumerate(self._assets)}
+        self._markets = {
+            s: self._market(s, a) for s, a in zip(self._index, self._assets, strict=True)
+        }
+        self._limiter = _RateLimiter(rate_limit_per_s)
+        self._faults = random.Random(f"sim-faults:{seed}")  # separate: prices stay deterministic
+        self._store = _StateStore(state_path)
+        self._balances, self._orders = self._store.load()
+        if not self._balances:
+            self._balances = {stake_currency: [starting_balance, 0.0]}
+            self._store.save(self._balances, [])
+        self._by_client = {o["clientOrderId"]: oid for oid, o in self._orders.items()}
+        self._next_id = 1 + max((int(oid) for oid in self._orders), default=0)
+        # open order id -> time its fill was last checked
+        self._open = {
+            i: o["timestamp"] / 1000.0 for i, o in self._orders.items() if o["status"] == "open"
+        }
+
+    # -- plain helpers (no latency, no faults) ----------------------------------------------
+
+    @property
+    def symbols(self) -> list[str]:
+        return list(self._index)
+
+    def price_now(self, symbol: str) -> float:
+        """Mid price: linear from open to close of the candle in progress."""
+        return float(self._paths.prices_at(self.clock.now())[self._asset_index(symbol)])
+
+    def candles(self, symbol: str, start_k: int, end_k: int) -> np.ndarray:
+        """Candles [start_k, end_k) as rows [ts_ms, o, h, l, c, v]; candle k opens at
+        SIM_EPOCH + k * timeframe. Includes unclosed/future candles: for tests and bootstrap."""
+        return self._paths.candles(self._asset_index(symbol), start_k, end_k)
+
+    def _asset_index(self, symbol: str) -> int:
+        try:
+            return self._index[symbol]
+        except KeyError:
+            raise ExchangeError(f"sim: unknown symbol {symbol!r}") from None
+
+    def _quote(self, symbol: str) -> tuple[float, float]:
+        """(bid, ask) around the mid price."""
+        mid = self.price_now(symbol)
+        half = self._assets[self._asset_index(symbol)].spread_bps / 20_000.0
+        return mid * (1.0 - half), mid * (1.0 + half)
+
+    def _market(self, symbol: str, asset: Asset) -> Market:
+        step, tick = _amount_step(asset.price), _tick(asset.price)
+        return {
+            "id": f"{asset.base}{self.stake_currency}",
+            "symbol": symbol,
+            "base": asset.base,
+            "quote": self.stake_currency,
+            "baseId": asset.base,
+            "quoteId": self.stake_currency,
+            "active": True,
+            "type": "spot",
+            "spot": True,
+            "margin": False,
+            "swap": False,
+            "future": False,
+            "contract": False,
+            "precision": {"amount": step, "price": tick},
+            "limits": {
+                "amount": {"min": step, "max": None},
+                "price": {"min": tick, "max": None},
+                "cost": {"min": MIN_COST, "max": None},
+            },
+            "taker": self.fee_rate,
+            "maker": self.fee_rate,
+            "percentage": True,
+            "tierBased": False,
+            "info": {"group": asset.group},
+        }
+
+    # -- the network, simulated ---------------------------------------------------------------
+
+    async def _request(self, may_lose_answer: bool = False) -> bool:
+        """Rate limit, latency, fault injection. True: execute, then raise RequestTimeout."""
+        await self._limiter.wait()
+        if self.latency_ms > 0:
+            await asyncio.sleep(self.latency_ms / 1000.0)
+        if self._faults.random() >= self.error_rate:
+            return False
+        kind = self._faults.choice(("network", "timeout", "rate_limit"))
+        if kind == "network":
+            raise NetworkError("sim: injected network error")
+        if kind == "rate_limit":
+            retry_after = round(self._faults.uniform(0.1, 1.0), 3)
+            raise RateLimited("sim: injected rate limit", retry_after=retry_after)
+        if may_lose_answer and self._faults.random() < 0.5:
+            return True
+        raise RequestTimeout("sim: injected request timeout")
+
+    # -- market data ------------------------------------------------------------------------
+
+    async def load_markets(self) -> dict[str, Market]:
+        await self._request()
+        return copy.deepcopy(self._markets)
+
+    async def fetch_tickers(self, symbols: list[str] | None = None) -> dict[str, Ticker]:
+        await self._request()
+        wanted = self.symbols if symbols is None else symbols
+        indexes = [self._asset_index(s) for s in wanted]
+        now = self.clock.now()
+        k = self._paths.index_at(now)
+        window = self._paths.block(k - int(86_400 // self._tf), k)  # the last 24h, closed
+        mids = self._paths.prices_at(now)
+        ms = int(now * 1000)
+        return {
+            s: self._ticker(s, i, window, float(mids[i]), ms)
+            for s, i in zip(wanted, indexes, strict=True)
+        }
+
+    def _ticker(self, symbol: str, i: int, window: np.ndarray, last: float, ms: int) -> Ticker:
+        half = self._assets[i].spread_bps / 20_000.0
+        empty = window.shape[2] == 0
+        open_ = last if empty else float(window[OPEN, i, 0])
+        base_volume = 0.0 if empty else float(window[VOLUME, i].sum())
+        quote_volume = 0.0 if empty else float((window[VOLUME, i] * window[CLOSE, i]).sum())
+        return {
+            "symbol": symbol,
+            "timestamp": ms,
+            "datetime": iso8601(ms),
+            "last": last,
+            "close": last,
+            "bid": last * (1.0 - half),
+            "ask": last * (1.0 + half),
+            "open": open_,
+            "high": last if empty else max(last, float(window[HIGH, i].max())),
+            "low": last if empty else min(last, float(window[LOW, i].min())),
+            "change": last - open_,
+            "percentage": (last / open_ - 1.0) * 100.0,
+            "vwap": quote_volume / base_volume if base_volume else None,
+            "baseVolume": base_volume,
+            "quoteVolume": quote_volume,
+            "info": {},
+        }
+
+    async def fetch_ohlcv(
+        self, symbol: str, timeframe: str = "5m", since: int | None = None, limit: int | None = None
+    ) -> list[Candle]:
+        await self._request()
+        if timeframe != self.timeframe:
+            raise ExchangeError(
+                f"sim: timeframe {timeframe!r} not supported; this market runs {self.timeframe!r}"
+            )
+        i = self._asset_index(symbol)
+        limit = min(limit or DEFAULT_OHLCV_LIMIT, MAX_OHLCV_LIMIT)
+        in_progress = self._paths.index_at(self.clock.now())  # candles before it are closed
+        if since is None:
+            start = in_progress - limit
+        else:
+            start = math.ceil((since / 1000.0 - SIM_EPOCH) / self._tf)
+        start = max(start, 0)
+        rows = self._paths.candles(i, start, min(start + limit, in_progress))
+        return [[int(r[0]), r[1], r[2], r[3], r[4], r[5]] for r in rows.tolist()]
+
+    # -- trading ----------------------------------------------------------------------------
+
+    async def create_order(
+        self,
+        symbol: str,
+        type: str,
+        side: str,
+        amount: float,
+        price: float | None = None,
+        params: dict[str, Any] | None = None,
+    ) -> Order:
+        lose_answer = await self._request(may_lose_answer=True)
+        self._settle()
+        order = self._place(symbol, type, side, amount, price, (params or {}).get("clientOrderId"))
+        if lose_answer:
+            raise RequestTimeout("sim: injected request timeout")
+        return copy.deepcopy(order)
+
+    def _place(
+        self,
+        symbol: str,
+        type: str,
+        side: str,
+        amount: float,
+        price: float | None,
+        client_id: str | None,
+    ) -> Order:
+        market = self._markets.get(symbol)
+        if market is None:
+            raise ExchangeError(f"sim: unknown symbol {symbol!r}")
+        if type not in ("market", "limit") or side not in ("buy", "sell"):
+            raise InvalidOrder(f"sim: unsupported order {type!r} {side!r}")
+        amount, price = float(amount), None if price is None else float(price)
+        if not amount > 0:
+            raise InvalidOrder(f"sim: amount must be positive, got {amount}")
+        if type == "limit" and not (price is not None and price > 0):
+            raise InvalidOrder("sim: a limit order needs a positive price")
+        if client_id is not None and client_id in self._by_client:
+            raise InvalidOrder(f"duplicate clientOrderId {client_id!r}")
+        bid, ask = self._quote(symbol)
+        touch = ask if side == "buy" else bid
+        marketable = type == "market" or (
+            price is not None and (ask <= price if side == "buy" else bid >= price)
+        )
+        ref = touch if marketable else float(price)  # type: ignore[arg-type]
+        if amount * ref < MIN_COST:
+            raise InvalidOrder(f"sim: order cost {amount * ref:.4f} below minimum {MIN_COST}")
+        self._check_funds(market, side, amount, ref)
+        order = self._new_order(market, type, side, amount, price, client_id)
+        if marketable:
+            self._fill(order, touch, reserved=False)
+        else:
+            self._move(*self._reservation(order), to_used=True)
+            self._open[order["id"]] = self.clock.now()
+        self._orders[order["id"]] = order
+        self._by_client[order["clientOrderId"]] = order["id"]
+        self._store.save(self._balances, [order])
+        return order
+
+    def _check_funds(self, market: Market, side: str, amount: float, price: float) -> None:
+        if side == "buy":
+            currency, needed = market["quote"], amount * price * (1.0 + self.fee_rate)
+        else:
+            currency, needed = market["base"], amount
+        free = self._balances.get(currency, [0.0, 0.0])[0]
+        if needed > free * (1.0 + 1e-9) + 1e-12:
+            raise InsufficientFunds(f"sim: need {needed:.8g} {currency}, free {free:.8g}")
+
+    def _new_order(
+        self,
+        market: Market,
+        type: str,
+        side: str,
+        amount: float,
+        price: float | None,
+        client_id: str | None,
+    ) -> Order:
+        order_id = str(self._next_id)
+        self._next_id += 1
+        ms = int(self.clock.now() * 1000)
+        return {
+            "info": {},
+            "id": order_id,
+            "clientOrderId": client_id or f"sim-{order_id}",
+            "timestamp": ms,
+            "datetime": iso8601(ms),
+            "lastTradeTimestamp": None,
+            "symbol": market["symbol"],
+            "type": type,
+            "timeInForce": "GTC",
+            "side": side,
+            "price": price,
+            "average": None,
+            "amount": amount,
+            "filled": 0.0,
+            "remaining": amount,
+            "cost": 0.0,
+            "status": "open",
+            "fee": {"cost": 0.0, "currency": market["quote"]},
+            "trades": [],
+        }
+
+    def _reservation(self, order: Order) -> tuple[str, float]:
+        """What an open order holds in `used`: quote cost + fee for a buy, base for a sell."""
+        market = self._markets[order["symbol"]]
+        if order["side"] == "buy":
+            return market["quote"], order["amount"] * order["price"] * (1.0 + self.fee_rate)
+        return market["base"], order["amount"]
+
+    def _fill(self, order: Order, fill_price: float, reserved: bool) -> None:
+        market = self._markets[order["symbol"]]
+        if reserved:
+            self._move(*self._reservation(order), to_used=False)
+        amount = order["amount"]
+        cost = amount * fill_price
+        fee = cost * self.fee_rate
+        if order["side"] == "buy":
+            self._add(market["quote"], -(cost + fee))
+            self._add(market["base"], amount)
+        else:
+            self._add(market["base"], -amount)
+            self._add(market["quote"], cost - fee)
+        ms = int(self.clock.now() * 1000)
+        order.update(
+            price=order["price"] if order["price"] is not None else fill_price,
+            average=fill_price,
+            filled=amount,
+            remaining=0.0,
+            cost=cost,
+            status="closed",
+            lastTradeTimestamp=ms,
+            fee={"cost": fee, "currency": market["quote"]},
+        )
+
+    def _add(self, currency: str, delta: float) -> None:
+        row = self._balances.setdefault(currency, [0.0, 0.0])
+        row[0] += delta
+        if -1e-9 < row[0] < 0.0:
+            row[0] = 0.0
+
+    def _move(self, currency: str, amount: float, to_used: bool) -> None:
+        row = self._balances.setdefault(currency, [0.0, 0.0])
+        sign = 1.0 if to_used else -1.0
+        row[0] -= sign * amount
+        row[1] = max(0.0, row[1] + sign * amount)
+
+    def _settle(self) -> None:
+        """Fill open limit orders the price has crossed since they were last checked."""
+        now = self.clock.now()
+        filled = []
+        for order_id, since in list(self._open.items()):
+            self._open[order_id] = now
+            order = self._orders[order_id]
+            i = self._asset_index(order["symbol"])
+            low, high = self._paths.price_range(i, since, now)
+            limit = order["price"]
+            if (order["side"] == "buy" and low <= limit) or (
+                order["side"] == "sell" and high >= limit
+            ):
+                self._fill(order, limit, reserved=True)
+                del self._open[order_id]
+                filled.append(order)
+        if filled:
+            self._store.save(self._balances, filled)
+
+    async def fetch_order(
+        self, id: str | None, symbol: str | None = None, params: dict[str, Any] | None = None
+    ) -> Order:
+        await self._request()
+        self._settle()
+        order_id = id
+        if order_id is None:
+            order_id = self._by_client.get((params or {}).get("clientOrderId", ""))
+        order = self._orders.get(order_id or "")
+        if order is None or (symbol is not None and order["symbol"] != symbol):
+            raise OrderNotFound(f"sim: order not found (id={id!r}, params={params!r})")
+        return copy.deepcopy(order)
+
+    async def fetch_open_orders(self, symbol: str | None = None) -> list[Order]:
+        await self._request()
+        self._settle()
+        return [
+            copy.deepcopy(self._orders[i])
+            for i in self._open
+            if symbol in (None, self._orders[i]["symbol"])
+        ]
+
+    async def cancel_order(self, id: str, symbol: str | None = None) -> Order:
+        await self._request()
+        self._settle()
+        order = self._orders.get(id)
+        if order is None or id not in self._open:
+            raise OrderNotFound(f"sim: no open order {id!r}")
+        self._move(*self._reservation(order), to_used=False)
+        order["status"] = "canceled"
+        del self._open[id]
+        self._store.save(self._balances, [order])
+        return copy.deepcopy(order)
+
+    async def fetch_balance(self) -> dict[str, Any]:
+        await self._request()
+        self._settle()
+        balance: dict[str, Any] = {"info": {}, "free": {}, "used": {}, "total": {}}
+        for currency, (free, used) in self._balances.items():
+            balance["free"][currency] = free
+            balance["used"][currency] = used
+            balance["total"][currency] = free + used
+            balance[currency] = {"free": free, "used": used, "total": free + used}
+        return balance
+
+    async def close(self) -> None:
+        self._store.close()

@@ -1,0 +1,357 @@
+"""SQLite (WAL) persistence: orders, trades, positions, equity, samples, model metadata, alerts.
+
+Every write that matters commits before the caller goes on, so a SIGKILL at any moment loses
+nothing that was acknowledged. One connection, used from the engine's thread only.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS state (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS orders (
+    client_order_id TEXT PRIMARY KEY,
+    cycle INTEGER NOT NULL,
+    intent TEXT NOT NULL,            -- open | close
+    symbol TEXT NOT NULL,
+    side TEXT NOT NULL,
+    amount REAL NOT NULL,
+    status TEXT NOT NULL,            -- pending | filled | open | canceled | failed | not_sent
+    exchange_order_id TEXT,
+    filled REAL NOT NULL DEFAULT 0,
+    average REAL,
+    cost REAL NOT NULL DEFAULT 0,
+    fee REAL NOT NULL DEFAULT 0,
+    reason TEXT,
+    context TEXT NOT NULL DEFAULT '{}',  -- what applying the fill needs (json)
+    error TEXT,
+    created_at REAL NOT NULL,
+    updated_at REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS positions (
+    symbol TEXT PRIMARY KEY,
+    group_name TEXT NOT NULL,
+    side TEXT NOT NULL,
+    amount REAL NOT NULL,
+    entry_price REAL NOT NULL,
+    entry_cost REAL NOT NULL,
+    stop_loss REAL NOT NULL,
+    take_profit REAL NOT NULL,
+    opened_at REAL NOT NULL,
+    probability REAL NOT NULL,
+    features TEXT NOT NULL,
+    entry_order TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS trades (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    symbol TEXT NOT NULL,
+    group_name TEXT NOT NULL,
+    amount REAL NOT NULL,
+    entry_price REAL NOT NULL,
+    exit_price REAL NOT NULL,
+    opened_at REAL NOT NULL,
+    closed_at REAL NOT NULL,
+    pnl REAL NOT NULL,
+    pnl_pct REAL NOT NULL,
+    reason TEXT NOT NULL,
+    entry_order TEXT NOT NULL,
+    exit_order TEXT NOT NULL UNIQUE
+);
+CREATE TABLE IF NOT EXISTS equity (
+    time REAL NOT NULL, cycle INTEGER NOT NULL, equity REAL NOT NULL, drawdown_pct REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS samples (id INTEGER PRIMARY KEY CHECK (id = 1), data BLOB NOT NULL,
+    count INTEGER NOT NULL, saved_at REAL NOT NULL);
+CREATE TABLE IF NOT EXISTS models (
+    id INTEGER PRIMARY KEY AUTOINCREMENT, path TEXT NOT NULL, sha256 TEXT NOT NULL,
+    kind TEXT NOT NULL, trained_at REAL NOT NULL, metrics TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS alerts (
+    id INTEGER PRIMARY KEY AUTOINCREMENT, time REAL NOT NULL, level TEXT NOT NULL,
+    source TEXT NOT NULL, message TEXT NOT NULL
+);
+"""
+
+
+@dataclass(frozen=True)
+class PositionRow:
+    symbol: str
+    group: str
+    side: str
+    amount: float
+    entry_price: float
+    entry_cost: float
+    stop_loss: float
+    take_profit: float
+    opened_at: float
+    probability: float
+    features: tuple[float, ...]
+    entry_order: str
+
+
+@dataclass(frozen=True)
+class OrderRow:
+    client_order_id: str
+    cycle: int
+    intent: str
+    symbol: str
+    side: str
+    amount: float
+    status: str
+    reason: str | None
+    context: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class TradeRow:
+    symbol: str
+    pnl: float
+    pnl_pct: float
+    closed_at: float
+    reason: str
+
+
+class Store:
+    def __init__(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.path = path
+        self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=NORMAL")
+        self._db.executescript(SCHEMA)
+
+    def close(self) -> None:
+        self._db.close()
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        self._db.execute("BEGIN IMMEDIATE")
+        try:
+            yield self._db
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
+        self._db.execute("COMMIT")
+
+    # state ---------------------------------------------------------------------------------
+    def get_state(self, key: str, default: str | None = None) -> str | None:
+        row = self._db.execute("SELECT value FROM state WHERE key = ?", (key,)).fetchone()
+        return row[0] if row else default
+
+    def set_state(self, key: str, value: object) -> None:
+        self._db.execute(
+            "INSERT INTO state (key, value) VALUES (?, ?) "
+            "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+            (key, str(value)),
+        )
+
+    def next_cycle(self) -> int:
+        """Increment and persist the cycle counter: a number is never reused after a restart."""
+        cycle = int(self.get_state("cycle", "0") or 0) + 1
+        self.set_state("cycle", cycle)
+        return cycle
+
+    # orders --------------------------------------------------------------------------------
+    def order(self, client_order_id: str) -> OrderRow | None:
+        row = self._db.execute(
+            "SELECT client_order_id, cycle, intent, symbol, side, amount, status, reason, context "
+            "FROM orders WHERE client_order_id = ?",
+            (client_order_id,),
+        ).fetchone()
+        return _order(row) if row else None
+
+    def pending_orders(self) -> list[OrderRow]:
+        rows = self._db.execute(
+            "SELECT client_order_id, cycle, intent, symbol, side, amount, status, reason, context "
+            "FROM orders WHERE status = 'pending' ORDER BY created_at"
+        ).fetchall()
+        return [_order(r) for r in rows]
+
+    def add_pending_order(self, order: OrderRow, now: float) -> None:
+        self._db.execute(
+            "INSERT INTO orders (client_order_id, cycle, intent, symbol, side, amount, status, "
+            "reason, context, created_at, updated_at) "
+            "VALUES (?, ?, ?, ?, ?, ?, 'pending', ?, ?, ?, ?)",
+            (
+                order.client_order_id,
+                order.cycle,
+                order.intent,
+                order.symbol,
+                order.side,
+                order.amount,
+                order.reason,
+                json.dumps(order.context),
+                now,
+                now,
+            ),
+        )
+
+    def mark_order(self, client_order_id: str, status: str, now: float, error: str = "") -> None:
+        self._db.execute(
+            "UPDATE orders SET status = ?, error = ?, updated_at = ? WHERE client_order_id = ?",
+            (status, error or None, now, client_order_id),
+        )
+
+    def record_fill(
+        self, db: sqlite3.Connection, client_order_id: str, fill: dict[str, Any], now: float
+    ) -> None:
+        db.execute(
+            "UPDATE orders SET status = 'filled', exchange_order_id = ?, filled = ?, average = ?, "
+            "cost = ?, fee = ?, updated_at = ? WHERE client_order_id = ?",
+            (
+                str(fill["id"]),
+                fill["filled"],
+                fill["average"],
+                fill["cost"],
+                fill["fee"],
+                now,
+                client_order_id,
+            ),
+        )
+
+    def order_counts(self) -> dict[str, int]:
+        rows = self._db.execute("SELECT status, COUNT(*) FROM orders GROUP BY status").fetchall()
+        return dict(rows)
+
+    def filled_orders(self) -> list[tuple[str, str, float]]:
+        """(client_order_id, side, filled) of every filled order."""
+        return self._db.execute(
+            "SELECT client_order_id, side, filled FROM orders WHERE status = 'filled'"
+        ).fetchall()
+
+    # positions and trades ------------------------------------------------------------------
+    def positions(self) -> list[PositionRow]:
+        rows = self._db.execute(
+            "SELECT symbol, group_name, side, amount, entry_price, entry_cost, stop_loss, "
+            "take_profit, opened_at, probability, features, entry_order FROM positions "
+            "ORDER BY opened_at"
+        ).fetchall()
+        return [PositionRow(*r[:10], tuple(json.loads(r[10])), r[11]) for r in rows]
+
+    def insert_position(self, db: sqlite3.Connection, p: PositionRow) -> None:
+        db.execute(
+            "INSERT INTO positions VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                p.symbol,
+                p.group,
+                p.side,
+                p.amount,
+                p.entry_price,
+                p.entry_cost,
+                p.stop_loss,
+                p.take_profit,
+                p.opened_at,
+                p.probability,
+                json.dumps(list(p.features)),
+                p.entry_order,
+            ),
+        )
+
+    def close_position(
+        self,
+        db: sqlite3.Connection,
+        p: PositionRow,
+        exit_price: float,
+        proceeds: float,
+        closed_at: float,
+        reason: str,
+        exit_order: str,
+    ) -> TradeRow:
+        pnl = proceeds - p.entry_cost
+        pnl_pct = pnl / p.entry_cost * 100 if p.entry_cost else 0.0
+        db.execute("DELETE FROM positions WHERE symbol = ?", (p.symbol,))
+        db.execute(
+            "INSERT INTO trades (symbol, group_name, amount, entry_price, exit_price, opened_at, "
+            "closed_at, pnl, pnl_pct, reason, entry_order, exit_order) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                p.symbol,
+                p.group,
+                p.amount,
+                p.entry_price,
+                exit_price,
+                p.opened_at,
+                closed_at,
+                pnl,
+                pnl_pct,
+                reason,
+                p.entry_order,
+                exit_order,
+            ),
+        )
+        return TradeRow(p.symbol, pnl, pnl_pct, closed_at, reason)
+
+    def trades(self, limit: int = 1000) -> list[TradeRow]:
+        rows = self._db.execute(
+            "SELECT symbol, pnl, pnl_pct, closed_at, reason FROM trades ORDER BY id DESC LIMIT ?",
+            (limit,),
+        ).fetchall()
+        return [TradeRow(*r) for r in rows]
+
+    # equity --------------------------------------------------------------------------------
+    def add_equity(self, time: float, cycle: int, equity: float, drawdown_pct: float) -> None:
+        self._db.execute(
+            "INSERT INTO equity VALUES (?, ?, ?, ?)", (time, cycle, equity, drawdown_pct)
+        )
+
+    def equity_history(self, limit: int = 200) -> list[float]:
+        rows = self._db.execute(
+            "SELECT equity FROM equity ORDER BY rowid DESC LIMIT ?", (limit,)
+        ).fetchall()
+        return [r[0] for r in reversed(rows)]
+
+    def peak_equity(self) -> float | None:
+        row = self._db.execute("SELECT MAX(equity) FROM equity").fetchone()
+        return row[0] if row and row[0] is not None else None
+
+    # samples and model ---------------------------------------------------------------------
+    def save_samples(self, data: bytes, count: int, now: float) -> None:
+        self._db.execute(
+            "INSERT INTO samples (id, data, count, saved_at) VALUES (1, ?, ?, ?) "
+            "ON CONFLICT(id) DO UPDATE SET data = excluded.data, count = excluded.count, "
+            "saved_at = excluded.saved_at",
+            (data, count, now),
+        )
+
+    def load_samples(self) -> bytes | None:
+        row = self._db.execute("SELECT data FROM samples WHERE id = 1").fetchone()
+        return bytes(row[0]) if row else None
+
+    def record_model(
+        self, path: str, sha256: str, kind: str, trained_at: float, metrics: dict[str, Any]
+    ) -> None:
+        self._db.execute(
+            "INSERT INTO models (path, sha256, kind, trained_at, metrics) VALUES (?, ?, ?, ?, ?)",
+            (path, sha256, kind, trained_at, json.dumps(metrics)),
+        )
+
+    def latest_model(self) -> tuple[str, str] | None:
+        """(path, sha256) of the newest saved model."""
+        row = self._db.execute(
+            "SELECT path, sha256 FROM models ORDER BY id DESC LIMIT 1"
+        ).fetchone()
+        return (row[0], row[1]) if row else None
+
+    # alerts --------------------------------------------------------------------------------
+    def add_alert(self, time: float, level: str, source: str, message: str) -> None:
+        self._db.execute(
+            "INSERT INTO alerts (time, level, source, message) VALUES (?, ?, ?, ?)",
+            (time, level, source, message),
+        )
+
+    def recent_alerts(self, limit: int = 50) -> list[tuple[float, str, str, str]]:
+        rows = self._db.execute(
+            "SELECT time, level, source, message FROM alerts ORDER BY id DESC LIMIT ?", (limit,)
+        ).fetchall()
+        return [tuple(r) for r in rows]
+
+
+def _order(row: tuple[Any, ...]) -> OrderRow:
+    return OrderRow(*row[:8], json.loads(row[8]))
