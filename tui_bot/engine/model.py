@@ -78,7 +78,7 @@ def train_model(
     started = time.perf_counter()
     X, y = _checked_training_data(X, y, feature_names)
     auc, accuracy, loss = _validate(X, y, kind, random_state)
-    estimator = _make_estimator(kind, random_state).fit(X, y)
+    estimator = _make_estimator(kind, random_state).fit(X, y, sample_weight=balanced_weights(y))
     metrics = ModelMetrics(
         auc=auc,
         accuracy=accuracy,
@@ -87,6 +87,17 @@ def train_model(
         train_seconds=time.perf_counter() - started,
     )
     return TrainedModel(estimator, kind, feature_names, trained_at, metrics)
+
+
+def balanced_weights(y: np.ndarray) -> np.ndarray:
+    """Weights that give both classes equal total weight.
+
+    The share of winners in a training window mostly reflects that window's market drift; without
+    this the model learns the drift as a prior and its probabilities sit below 0.5 through a
+    falling market however strong a symbol's own signal is.
+    """
+    counts = np.bincount(y, minlength=2).astype(np.float64)
+    return (len(y) / (2.0 * counts))[y]
 
 
 def _checked_training_data(
@@ -138,7 +149,8 @@ def _validate(
     y_fit, y_val = y[:split], y[split:]
     if np.unique(y_fit).size < 2:
         return float("nan"), float("nan"), float("nan")
-    estimator = _make_estimator(kind, random_state).fit(X[:split], y_fit)
+    estimator = _make_estimator(kind, random_state)
+    estimator.fit(X[:split], y_fit, sample_weight=balanced_weights(y_fit))
     p = estimator.predict_proba(X[split:])[:, 1]
     auc = float(roc_auc_score(y_val, p)) if np.unique(y_val).size == 2 else float("nan")
     accuracy = float(np.mean((p >= 0.5) == (y_val == 1)))

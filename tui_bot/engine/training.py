@@ -17,8 +17,8 @@ from tui_bot.store import Store
 
 log = logging.getLogger(__name__)
 AlertFn = Callable[[str, str, str], None]
-MIN_RETURN = 0.002  # a sample is a win when it made more than the round-trip fee
-HORIZON = 12  # candles ahead for history-derived labels
+MIN_RETURN = 0.0  # a sample is a win when its outcome (after fees, for trades) is positive
+HORIZON = 6  # candles ahead for history-derived labels
 
 
 class Trainer(Protocol):

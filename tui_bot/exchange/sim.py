@@ -353,25 +353,19 @@ class SimExchange:
         market = self._markets.get(symbol)
         if market is None:
             raise ExchangeError(f"sim: unknown symbol {symbol!r}")
-        if type not in ("market", "limit") or side not in ("buy", "sell"):
-            raise InvalidOrder(f"sim: unsupported order {type!r} {side!r}")
         amount, price = float(amount), None if price is None else float(price)
-        if not amount > 0:
-            raise InvalidOrder(f"sim: amount must be positive, got {amount}")
-        if type == "limit" and not (price is not None and price > 0):
-            raise InvalidOrder("sim: a limit order needs a positive price")
-        if client_id is not None and client_id in self._by_client:
-            raise InvalidOrder(f"duplicate clientOrderId {client_id!r}")
+        self._validate(type, side, amount, price, client_id)
         bid, ask = self._quote(symbol)
         touch = ask if side == "buy" else bid
-        marketable = type == "market" or (
-            price is not None and (ask <= price if side == "buy" else bid >= price)
+        marketable = (
+            price is None or type == "market" or (ask <= price if side == "buy" else bid >= price)
         )
-        ref = touch if marketable else float(price)  # type: ignore[arg-type]
+        ref = touch if marketable or price is None else price
         if amount * ref < MIN_COST:
             raise InvalidOrder(f"sim: order cost {amount * ref:.4f} below minimum {MIN_COST}")
         self._check_funds(market, side, amount, ref)
-        order = self._new_order(market, type, side, amount, price, client_id)
+        limit = price if type == "limit" else None
+        order = self._new_order(market, type, side, amount, limit, client_id)
         if marketable:
             self._fill(order, touch, reserved=False)
         else:
@@ -381,6 +375,18 @@ class SimExchange:
         self._by_client[order["clientOrderId"]] = order["id"]
         self._store.save(self._balances, [order])
         return order
+
+    def _validate(
+        self, type: str, side: str, amount: float, price: float | None, client_id: str | None
+    ) -> None:
+        if type not in ("market", "limit") or side not in ("buy", "sell"):
+            raise InvalidOrder(f"sim: unsupported order {type!r} {side!r}")
+        if not amount > 0:
+            raise InvalidOrder(f"sim: amount must be positive, got {amount}")
+        if type == "limit" and not (price is not None and price > 0):
+            raise InvalidOrder("sim: a limit order needs a positive price")
+        if client_id is not None and client_id in self._by_client:
+            raise InvalidOrder(f"duplicate clientOrderId {client_id!r}")
 
     def _check_funds(self, market: Market, side: str, amount: float, price: float) -> None:
         if side == "buy":
@@ -427,24 +433,24 @@ class SimExchange:
 
     def _reservation(self, order: Order) -> tuple[str, float]:
         """What an open order holds in `used`: quote cost + fee for a buy, base for a sell."""
-        market = self._markets[order["symbol"]]
+        base, quote = order["symbol"].split("/")
         if order["side"] == "buy":
-            return market["quote"], order["amount"] * order["price"] * (1.0 + self.fee_rate)
-        return market["base"], order["amount"]
+            return quote, order["amount"] * order["price"] * (1.0 + self.fee_rate)
+        return base, order["amount"]
 
     def _fill(self, order: Order, fill_price: float, reserved: bool) -> None:
-        market = self._markets[order["symbol"]]
+        base, quote = order["symbol"].split("/")
         if reserved:
             self._move(*self._reservation(order), to_used=False)
         amount = order["amount"]
         cost = amount * fill_price
         fee = cost * self.fee_rate
         if order["side"] == "buy":
-            self._add(market["quote"], -(cost + fee))
-            self._add(market["base"], amount)
+            self._add(quote, -(cost + fee))
+            self._add(base, amount)
         else:
-            self._add(market["base"], -amount)
-            self._add(market["quote"], cost - fee)
+            self._add(base, -amount)
+            self._add(quote, cost - fee)
         ms = int(self.clock.now() * 1000)
         order.update(
             price=order["price"] if order["price"] is not None else fill_price,
@@ -454,7 +460,7 @@ class SimExchange:
             cost=cost,
             status="closed",
             lastTradeTimestamp=ms,
-            fee={"cost": fee, "currency": market["quote"]},
+            fee={"cost": fee, "currency": quote},
         )
 
     def _add(self, currency: str, delta: float) -> None:
@@ -476,7 +482,9 @@ class SimExchange:
         for order_id, since in list(self._open.items()):
             self._open[order_id] = now
             order = self._orders[order_id]
-            i = self._asset_index(order["symbol"])
+            i = self._index.get(order["symbol"])
+            if i is None:  # listed by an earlier, differently configured instance
+                continue
             low, high = self._paths.price_range(i, since, now)
             limit = order["price"]
             if (order["side"] == "buy" and low <= limit) or (
@@ -514,7 +522,7 @@ class SimExchange:
         await self._request()
         self._settle()
         order = self._orders.get(id)
-        if order is None or id not in self._open:
+        if order is None or id not in self._open or symbol not in (None, order["symbol"]):
             raise OrderNotFound(f"sim: no open order {id!r}")
         self._move(*self._reservation(order), to_used=False)
         order["status"] = "canceled"
