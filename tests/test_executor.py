@@ -162,14 +162,33 @@ async def test_reconcile_adopts_orders_sent_before_a_crash(store: Store) -> None
     # A crash after the pending row was written: one order reached the exchange, one did not.
     from tui_bot.store import OrderRow
 
-    sent = OrderRow(client_order_id(9, "BTC/USDT", "buy"), 9, "open", "BTC/USDT", "buy", 1.0,
-                    "pending", "signal", CONTEXT)
-    unsent = OrderRow(client_order_id(9, "ETH/USDT", "buy"), 9, "open", "ETH/USDT", "buy", 1.0,
-                      "pending", "signal", CONTEXT)
+    sent = OrderRow(
+        client_order_id(9, "BTC/USDT", "buy"),
+        9,
+        "open",
+        "BTC/USDT",
+        "buy",
+        1.0,
+        "pending",
+        "signal",
+        CONTEXT,
+    )
+    unsent = OrderRow(
+        client_order_id(9, "ETH/USDT", "buy"),
+        9,
+        "open",
+        "ETH/USDT",
+        "buy",
+        1.0,
+        "pending",
+        "signal",
+        CONTEXT,
+    )
     store.add_pending_order(sent, 0.0)
     store.add_pending_order(unsent, 0.0)
-    await exchange.create_order("BTC/USDT", "market", "buy", 1.0, None,
-                                {"clientOrderId": sent.client_order_id})
+    await exchange.create_order(
+        "BTC/USDT", "market", "buy", 1.0, None, {"clientOrderId": sent.client_order_id}
+    )
     results = {r.client_order_id: r.status for r in await executor.reconcile()}
     assert results == {sent.client_order_id: "filled", unsent.client_order_id: "not_sent"}
     assert [p.symbol for p in store.positions()] == ["BTC/USDT"]

@@ -82,9 +82,7 @@ def test_evaluate_applies_every_limit_with_reasons() -> None:
         Candidate("LINK/USDT", 0.65, 0.65),  # already open
         Candidate("XRP/USDT", 0.60, 0.60),  # max positions reached
     ]
-    result = evaluate(
-        candidates, ["LINK/USDT"], SymbolGroups(), 10_000, 10_000, 0.0, 1.5, LIMITS
-    )
+    result = evaluate(candidates, ["LINK/USDT"], SymbolGroups(), 10_000, 10_000, 0.0, 1.5, LIMITS)
     actions = {o.symbol: o.action for o in result}
     assert actions["BTC/USDT"] == "buy"
     assert actions["ETH/USDT"].startswith("group limit")

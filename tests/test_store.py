@@ -4,8 +4,20 @@ from tui_bot.store import PositionRow, Store
 
 
 def position(symbol: str = "BTC/USDT") -> PositionRow:
-    return PositionRow(symbol, "layer-1", "long", 0.5, 100.0, 50.0, 98.0, 103.0, 10.0, 0.6,
-                       (0.5, 0.1, 1.0, 1.2), "tb1")
+    return PositionRow(
+        symbol,
+        "layer-1",
+        "long",
+        0.5,
+        100.0,
+        50.0,
+        98.0,
+        103.0,
+        10.0,
+        0.6,
+        (0.5, 0.1, 1.0, 1.2),
+        "tb1",
+    )
 
 
 def test_wal_mode_and_state(tmp_path: Path) -> None:
