@@ -25,8 +25,8 @@ from scipy.signal import lfilter
 
 SIM_EPOCH = 1_767_225_600.0  # 2026-01-01T00:00:00Z: the open of candle 0
 CHUNK = 4096
-KAPPA = 0.12  # mean-reversion speed of the idiosyncratic deviation, per candle
-REVERTING_SHARE = 0.7  # share of idiosyncratic variance that reverts (the rest is a random walk)
+KAPPA = 0.2  # mean-reversion speed of the idiosyncratic deviation, per candle
+REVERTING_SHARE = 0.9  # share of idiosyncratic variance that reverts (the rest is a random walk)
 JUMP_P = 0.02  # chance per candle of an idiosyncratic jump (it reverts like any deviation)
 JUMP_SD = 4.0  # jump size in units of the asset's candle sd
 MARKET_SD = 0.0025  # market factor log-return sd per 5m candle
