@@ -6,8 +6,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
 from conftest import make_settings
+
 from tui_bot.clock import FakeClock
 from tui_bot.engine import commands as cmd
 from tui_bot.engine.model import InlineTrainer
