@@ -129,7 +129,7 @@ SCHEMA: tuple[KeySpec, ...] = (
     _key("exchange", "mode", str, "paper", "Trading mode", choices=("paper", "live")),
     _key("exchange", "sandbox", bool, False, "Use the exchange's sandbox/testnet if it has one"),
     _key("sim", "seed", int, 42, "Random seed of the simulated market", "", (0, 2**31 - 1)),
-    _key("sim", "symbols", int, 40, "Number of simulated trading pairs", "", (5, 200)),
+    _key("sim", "symbols", int, 40, "Number of simulated trading pairs", "", (5, 44)),
     _key("sim", "speed", float, 60.0, "Simulated seconds per wall-clock second", "x", (1, 3600)),
     _key("sim", "latency_ms", float, 50.0, "Simulated latency of each exchange call", "ms",
          (0, 10000)),

@@ -1,0 +1,105 @@
+"""The command line, run as a user would: real processes, real files."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+FAST = ["--set", "sim.latency_ms=0", "--set", "scan.top_n=10"]
+
+
+def tui_bot(*args: str, cwd: Path, env: dict[str, str] | None = None, timeout: float = 180):
+    return subprocess.run(
+        [sys.executable, "-m", "tui_bot", *args],
+        cwd=cwd,
+        env={**os.environ, **(env or {})},
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
+@pytest.fixture
+def workdir(tmp_path: Path) -> Path:
+    (tmp_path / "config.toml").write_text((ROOT / "config.toml").read_text())
+    return tmp_path
+
+
+@pytest.mark.slow
+def test_headless_json_prints_one_object_per_cycle(workdir: Path) -> None:
+    result = tui_bot("run", "--headless", "--cycles", "3", "--json", *FAST, cwd=workdir)
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.strip().splitlines()
+    assert len(lines) == 3
+    cycles = [json.loads(line) for line in lines]
+    expected = {
+        "cycle", "time", "mode", "exchange", "equity", "drawdown_pct", "phases", "caches",
+        "positions", "opportunities", "orders_placed", "alerts", "timings", "model",
+    }  # fmt: skip
+    assert set(cycles[0]) == expected
+    assert [c["cycle"] for c in cycles] == [1, 2, 3]
+    assert cycles[0]["mode"] == "SIMULATED"
+    assert set(cycles[0]["caches"]) == {
+        "market_scan",
+        "indicators",
+        "ml_prediction",
+        "symbol_group",
+    }
+    assert cycles[1]["caches"]["market_scan"]["hits"] == 1
+    assert set(cycles[0]["model"]) == {"trained_at", "samples", "auc", "accuracy"}
+    assert (workdir / "data" / "tui_bot.sqlite").exists()
+
+
+def test_invalid_value_exits_2_and_leaves_the_file_untouched(workdir: Path) -> None:
+    config = workdir / "config.toml"
+    text = config.read_text().replace("check_interval = 60", "check_interval = -5")
+    config.write_text(text)
+    result = tui_bot("run", "--headless", "--cycles", "1", cwd=workdir)
+    assert result.returncode == 2
+    assert "check_interval" in result.stderr and "-5" in result.stderr
+    assert "config.toml" in result.stderr
+    assert config.read_text() == text
+
+
+def test_config_check_shows_sources(workdir: Path) -> None:
+    result = tui_bot(
+        "config", "check", "--set", "scan.top_n=7", cwd=workdir,
+        env={"MAX_PARALLEL_WORKERS": "3"},
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    assert "scan.max_parallel_workers = 3  (env MAX_PARALLEL_WORKERS)" in out
+    assert "scan.top_n = 7  (flag)" in out
+    assert "scan.cache_duration = 300  (file" in out
+    assert "warning" in out.lower() or "warning" in result.stderr.lower()  # 3 < recommended 5
+
+
+def test_config_check_exits_2_on_a_broken_file(workdir: Path) -> None:
+    (workdir / "config.toml").write_text("[scan\ncache_duration = 300\n")
+    result = tui_bot("config", "check", cwd=workdir)
+    assert result.returncode == 2
+    assert "config.toml" in result.stderr
+
+
+def test_unknown_key_suggests_the_right_one(workdir: Path) -> None:
+    config = workdir / "config.toml"
+    config.write_text(config.read_text().replace("cache_duration = 300", "cache_duraton = 300"))
+    result = tui_bot("config", "check", cwd=workdir)
+    assert result.returncode == 2
+    assert "cache_duration" in result.stderr
+
+
+def test_engine_never_imports_textual() -> None:
+    code = (
+        "import sys, tui_bot.engine.cycle, tui_bot.runtime, tui_bot.cli, tui_bot.exchange.sim;"
+        "bad = [m for m in sys.modules if m.split('.')[0] == 'textual'];"
+        "print(bad); sys.exit(1 if bad else 0)"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout + result.stderr

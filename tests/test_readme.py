@@ -1,0 +1,14 @@
+from pathlib import Path
+
+from tui_bot.config import SCHEMA
+
+README = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+
+
+def test_readme_documents_every_config_key() -> None:
+    missing = [spec.dotted for spec in SCHEMA if f"`{spec.dotted}`" not in README]
+    assert missing == []
+
+
+def test_readme_has_the_two_setup_commands() -> None:
+    assert "make run" in README and "make test" in README
