@@ -52,9 +52,10 @@ def main(argv: list[str] | None = None) -> int:
         args = build_parser().parse_args(["run", "--headless", *(argv or [])])
     logging.basicConfig(
         stream=sys.stderr,
-        level=logging.DEBUG if args.verbose else logging.WARNING,
+        level=logging.WARNING,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
+    log.setLevel(logging.DEBUG if args.verbose else logging.INFO)
     try:
         settings = load_settings(args.config, overrides=_overrides(args.set))
     except ConfigError as e:

@@ -378,7 +378,16 @@ class Engine:
             self.alert("info", "model", f"trained on {m.samples} samples: AUC {m.auc:.3f}")
 
     async def performance_monitoring(self) -> None:
-        log.info("performance report (cycle %d)\n%s", self._state.cycle, self.monitor.report())
+        samples = self.models.samples
+        log.info(
+            "performance report (cycle %d)\n%s\nsamples: %d held, %d bytes in memory, "
+            "%d bytes on disk",
+            self._state.cycle,
+            self.monitor.report(),
+            len(samples),
+            samples.nbytes,
+            self.models.saved_bytes,
+        )
 
     async def _bootstrap_model(self) -> None:
         """No usable model: train one from candle history so predictions exist from cycle one."""
@@ -433,6 +442,8 @@ class Engine:
                 auc=model.metrics.auc if model else None,
                 accuracy=model.metrics.accuracy if model else None,
                 kind=model.kind if model else None,
+                samples_bytes=self.models.samples.nbytes,
+                samples_saved_bytes=self.models.saved_bytes,
             ),
             phase=self.phase,
             paused=self.paused,

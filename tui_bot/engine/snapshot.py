@@ -65,6 +65,8 @@ class ModelInfo:
     auc: float | None
     accuracy: float | None
     kind: str | None = None
+    samples_bytes: int = 0  # held in memory
+    samples_saved_bytes: int = 0  # persisted (the most important `saved_samples`)
 
 
 @dataclass(frozen=True)

@@ -50,6 +50,7 @@ class ModelManager:
         self.saved_samples = saved_samples
         self.samples = SampleBuffer(len(FEATURE_NAMES), capacity)
         self.model: TrainedModel | None = None
+        self.saved_bytes = 0  # size of the persisted samples, on disk
 
     def load(self) -> bool:
         """Load the saved model and samples. A bad file is an alert, never a crash."""
@@ -69,6 +70,7 @@ class ModelManager:
         data = self.store.load_samples()
         if data is None:
             return
+        self.saved_bytes = len(data)
         try:
             self.samples = SampleBuffer.from_bytes(data, self.samples.capacity)
         except ValueError as e:
@@ -126,4 +128,5 @@ class ModelManager:
         if len(self.samples) == 0:
             return
         data = self.samples.to_bytes(self.saved_samples)
+        self.saved_bytes = len(data)
         self.store.save_samples(data, min(self.saved_samples, len(self.samples)), self.clock.now())
