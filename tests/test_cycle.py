@@ -258,3 +258,23 @@ async def test_close_position_command(tmp_path: Path, clock: FakeClock) -> None:
     assert any(t.reason == "manual" and t.symbol == "ETH/USDT" for t in engine.store.trades())
     assert "ETH/USDT" not in {p.symbol for p in engine.store.positions()}
     await runtime.close()
+
+
+async def test_a_command_does_not_start_a_cycle_early(tmp_path: Path, clock: FakeClock) -> None:
+    runtime = runtime_for(tmp_path, clock)
+    engine = runtime.engine
+    await run(runtime, 1)
+    assert engine.next_cycle_at == pytest.approx(clock.now() + 60, abs=5)
+    engine.submit(cmd.Pause())
+    engine._drain_commands()
+    clock.advance(120)
+    assert not engine._due()  # paused, though the time has come
+    engine.submit(cmd.Resume())
+    engine._drain_commands()
+    assert engine._due()
+    engine.next_cycle_at = clock.now() + 30
+    assert not engine._due()
+    engine.submit(cmd.ScanNow())
+    engine._drain_commands()
+    assert engine._due()  # scan now runs at once
+    await runtime.close()

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from tui_bot.clock import AcceleratedClock, Clock
 from tui_bot.config import ConfigError, Settings
 from tui_bot.engine.cycle import Engine, SnapshotFn
-from tui_bot.engine.training import Trainer
+from tui_bot.engine.model import Trainer
 from tui_bot.exchange.base import Exchange
 from tui_bot.store import Store
 

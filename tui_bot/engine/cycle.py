@@ -16,6 +16,7 @@ from tui_bot.clock import Clock
 from tui_bot.engine import commands as cmd
 from tui_bot.engine.caches import BoundedCache, TimedCache
 from tui_bot.engine.executor import Executor, round_amount
+from tui_bot.engine.model import Trainer
 from tui_bot.engine.monitor import Monitor
 from tui_bot.engine.positions import exit_reason, market_value, view
 from tui_bot.engine.risk import (
@@ -29,7 +30,7 @@ from tui_bot.engine.risk import (
 from tui_bot.engine.scanner import MarketScanner, ScanOptions, ScanResult
 from tui_bot.engine.signals import SignalGenerator, Signals
 from tui_bot.engine.snapshot import PHASES, Alert, ModelInfo, Opportunity, Snapshot
-from tui_bot.engine.training import ModelManager, Trainer
+from tui_bot.engine.training import ModelManager
 from tui_bot.exchange.base import Exchange
 from tui_bot.exchange.errors import ExchangeError
 from tui_bot.store import Store
@@ -146,10 +147,12 @@ class Engine:
     ) -> None:
         """Run cycles every check_interval until `cycles` are done or a Stop arrives."""
         done = 0
-        while not self._stop and (cycles is None or done < cycles):
+        while cycles is None or done < cycles:
             self._drain_commands()
-            if self.paused and not self._state.force_scan:
-                await self._wait(None)
+            if self._stop:
+                break
+            if not self._due():
+                await self._wait(None if self.paused else self.next_cycle_at)
                 continue
             start = self.clock.now()
             snapshot = await self.run_cycle()
@@ -158,11 +161,16 @@ class Engine:
                 result = on_cycle(snapshot)
                 if asyncio.iscoroutine(result):
                     await result
-            if cycles is not None and done >= cycles:
-                break
             self.next_cycle_at = start + self.settings.bot.check_interval
             self._publish()
-            await self._wait(self.next_cycle_at)
+
+    def _due(self) -> bool:
+        """A cycle is due when its time has come (or a scan was asked for) and we are not paused."""
+        if self._state.force_scan:
+            return True
+        if self.paused:
+            return False
+        return self.next_cycle_at is None or self.clock.now() >= self.next_cycle_at
 
     async def _wait(self, until: float | None) -> None:
         """Sleep on the engine clock until `until`, waking early for commands."""
@@ -179,6 +187,8 @@ class Engine:
             task.cancel()
 
     def _drain_commands(self) -> None:
+        if self._commands.empty():
+            return
         while not self._commands.empty():
             command = self._commands.get_nowait()
             match command:

@@ -5,13 +5,19 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from pathlib import Path
-from typing import Protocol
 
 import numpy as np
 
 from tui_bot.clock import Clock
 from tui_bot.engine.features import FEATURE_NAMES, bootstrap_dataset
-from tui_bot.engine.model import ModelLoadError, TrainedModel, labels, load_model, save_model
+from tui_bot.engine.model import (
+    ModelLoadError,
+    TrainedModel,
+    Trainer,
+    labels,
+    load_model,
+    save_model,
+)
 from tui_bot.engine.samples import SampleBuffer
 from tui_bot.store import Store
 
@@ -19,14 +25,6 @@ log = logging.getLogger(__name__)
 AlertFn = Callable[[str, str, str], None]
 MIN_RETURN = 0.0  # a sample is a win when its outcome (after fees, for trades) is positive
 HORIZON = 6  # candles ahead for history-derived labels
-
-
-class Trainer(Protocol):
-    async def train(
-        self, X: np.ndarray, y: np.ndarray, kind: str, trained_at: float
-    ) -> TrainedModel: ...
-
-    def close(self) -> None: ...
 
 
 class ModelManager:
