@@ -425,9 +425,49 @@ def settings_values(settings: Settings) -> dict[str, object]:
     return values
 
 
+def keys_markdown() -> str:
+    """The README's table of every key (python -m tui_bot.config --markdown)."""
+    rows = [
+        "| key | default | allowed | environment | what it does |",
+        "|---|---|---|---|---|",
+    ]
+    for spec in SCHEMA:
+        default = tomli_w.dumps({"v": spec.default}).strip()[4:]
+        env = ", ".join(f"`{name}`" for name in spec.env_names)
+        rows.append(
+            f"| `{spec.dotted}` | {default} {spec.unit} | {_allowed_text(spec)} | {env} "
+            f"| {spec.description} |"
+        )
+    rows.append(
+        f"| `{CCXT_KEY}` | {{}} | any table | | Passed to the ccxt constructor untouched "
+        "(nested tables included) |"
+    )
+    return "\n".join(rows) + "\n"
+
+
+def _allowed_text(spec: KeySpec) -> str:
+    if spec.choices:
+        text = ", ".join(spec.choices)
+    elif spec.minimum is not None:
+        text = f"{spec.minimum:g} .. {spec.maximum:g}"
+    else:
+        text = "any"
+    if spec.recommended:
+        text += f" (recommended {spec.recommended[0]:g}-{spec.recommended[1]:g})"
+    return text
+
+
 def main() -> None:
-    """Print the default config.toml (python -m tui_bot.config > config.toml)."""
-    print(render_config(default_values()), end="")
+    """Print the default config.toml (python -m tui_bot.config > config.toml).
+
+    With --markdown, print the README's table of keys instead.
+    """
+    import sys
+
+    if "--markdown" in sys.argv[1:]:
+        print(keys_markdown(), end="")
+    else:
+        print(render_config(default_values()), end="")
 
 
 # ---------------------------------------------------------------------------- checking values
