@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import shutil
+import sqlite3
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -40,3 +43,44 @@ def clock() -> FakeClock:
 @pytest.fixture
 def trainer() -> InlineTrainer:
     return InlineTrainer()
+
+
+@pytest.fixture(scope="session")
+def trained_storage(tmp_path_factory: pytest.TempPathFactory) -> Callable[[Path], None]:
+    """Copies a store + model trained once on the fake exchange's data into a storage dir, so
+    tests of real-exchange runs do not each spend seconds on the start-up training."""
+    import asyncio
+
+    from fake_exchange import FakeBinance, bot_config
+
+    from tui_bot.runtime import build_runtime
+
+    source = tmp_path_factory.mktemp("trained")
+    with FakeBinance() as server:
+        (source / "config.toml").write_text(bot_config(server, "paper"))
+        settings = load_settings(source / "config.toml", env={})
+
+        async def train() -> None:
+            runtime = build_runtime(settings, trainer=InlineTrainer(), env={})
+            try:
+                await runtime.engine.start()
+            finally:
+                await runtime.close()
+
+        asyncio.run(train())
+    store_file = source / "data" / "tui_bot_binance_paper.sqlite"
+    model_file = source / "data" / "model.joblib"
+
+    def copy_into(storage_dir: Path) -> None:
+        storage_dir.mkdir(parents=True, exist_ok=True)
+        shutil.copy(model_file, storage_dir / "model.joblib")
+        for mode in ("paper", "live"):
+            target = storage_dir / f"tui_bot_binance_{mode}.sqlite"
+            shutil.copy(store_file, target)
+            db = sqlite3.connect(target)
+            with db:
+                db.execute("UPDATE models SET path = ?", (str(storage_dir / "model.joblib"),))
+                db.execute("DELETE FROM alerts")
+            db.close()
+
+    return copy_into

@@ -20,10 +20,18 @@ log = logging.getLogger("tui_bot")
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="tui-bot", description=__doc__)
     sub = parser.add_subparsers(dest="command")
+    ui = sub.add_parser("ui", help="open the dashboard (the default with no command)")
+    _common(ui)
     run = sub.add_parser("run", help="run the trading cycle")
     run.add_argument("--headless", action="store_true", help="no dashboard: print each cycle")
     run.add_argument("--cycles", type=int, default=None, help="stop after N cycles")
     run.add_argument("--json", action="store_true", help="one JSON object per cycle on stdout")
+    run.add_argument(
+        "--live",
+        action="store_true",
+        help='real orders on a real exchange: also needs [exchange] mode = "live" and '
+        "TUI_BOT_API_KEY / TUI_BOT_API_SECRET in the environment; otherwise paper trading",
+    )
     _common(run)
     train = sub.add_parser("train", help="retrain the model now and exit")
     _common(train)
@@ -47,9 +55,14 @@ def _common(parser: argparse.ArgumentParser) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from tui_bot import redact
+
+    redact.install()  # API secrets never reach a log line or a traceback
     args = build_parser().parse_args(argv)
     if args.command is None:
-        args = build_parser().parse_args(["run", "--headless", *(argv or [])])
+        args = build_parser().parse_args(["ui", *(argv or [])])
+    if args.command == "ui":
+        return _dashboard(args)
     logging.basicConfig(
         stream=sys.stderr,
         level=logging.WARNING,
@@ -69,10 +82,22 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.command == "train":
             return asyncio.run(_train(settings))
-        return asyncio.run(_run_headless(settings, args.cycles, args.json))
+        return asyncio.run(_run_headless(settings, args.cycles, args.json, args.live))
     except ConfigError as e:
         print(f"tui-bot: {e}", file=sys.stderr)
         return 2
+
+
+def _dashboard(args: argparse.Namespace) -> int:
+    """The dashboard. textual is imported only here, so the headless path never loads it."""
+    try:
+        settings = load_settings(args.config, overrides=_overrides(args.set))
+    except ConfigError as e:
+        print(f"tui-bot: invalid configuration:\n{e}", file=sys.stderr)
+        return 2
+    from tui_bot.tui import run_dashboard
+
+    return run_dashboard(settings, verbose=args.verbose)
 
 
 def _overrides(items: list[str]) -> dict[str, str]:
@@ -85,10 +110,14 @@ def _overrides(items: list[str]) -> dict[str, str]:
     return result
 
 
-async def _run_headless(settings: Settings, cycles: int | None, as_json: bool) -> int:
+async def _run_headless(
+    settings: Settings, cycles: int | None, as_json: bool, live: bool = False
+) -> int:
     from tui_bot.runtime import build_runtime
 
-    runtime = build_runtime(settings)
+    runtime = build_runtime(settings, live=live)
+    if runtime.notice:
+        print(f"tui-bot: {runtime.notice}", file=sys.stderr)
     engine = runtime.engine
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):

@@ -84,6 +84,7 @@ class KeySpec:
     recommended: tuple[float, float] | None = None
     choices: tuple[str, ...] | None = None
     env_names: tuple[str, ...] = ()
+    allow_empty: bool = False
 
     @property
     def dotted(self) -> str:
@@ -101,6 +102,7 @@ def _key(
     recommended: tuple[float, float] | None = None,
     choices: tuple[str, ...] | None = None,
     legacy: tuple[str, ...] = (),
+    allow_empty: bool = False,
 ) -> KeySpec:
     env_name = f"TUI_BOT_{section}_{name}".upper()
     return KeySpec(
@@ -115,6 +117,7 @@ def _key(
         recommended=recommended,
         choices=choices,
         env_names=(env_name, *legacy),
+        allow_empty=allow_empty,
     )
 
 
@@ -124,10 +127,23 @@ SCHEMA: tuple[KeySpec, ...] = (
     _key("bot", "max_open_positions", int, 5, "Most positions open at the same time", "",
          (1, 100)),
     _key("bot", "stake_currency", str, "USDT", "Quote currency used to buy and value positions"),
-    _key("bot", "dry_run", bool, True, "Simulate orders instead of sending them"),
+    _key("bot", "dry_run", bool, True,
+         "Unused, kept for old configs: [exchange] mode and --live decide whether orders are real"),
     _key("exchange", "name", str, "sim", 'Exchange: "sim" for the built-in simulator or a ccxt id'),
-    _key("exchange", "mode", str, "paper", "Trading mode", choices=("paper", "live")),
+    _key("exchange", "mode", str, "paper",
+         "Real exchanges: paper (simulated fills) or live (also needs API keys in the "
+         "environment and --live)", choices=("paper", "live")),
     _key("exchange", "sandbox", bool, False, "Use the exchange's sandbox/testnet if it has one"),
+    _key("exchange", "whitelist", str, "",
+         'Only these markets, comma-separated (e.g. "BTC/USDT, ETH/USDT"; * wildcards); '
+         "empty: all", allow_empty=True),
+    _key("exchange", "blacklist", str, "",
+         'Never these markets, comma-separated (e.g. "*/BTC, DOGE/*"); empty: none',
+         allow_empty=True),
+    _key("exchange", "min_quote_volume_24h", float, 0.0,
+         "Skip markets that traded less than this in 24 h (stake currency)", "", (0, 1e15)),
+    _key("exchange", "paper_balance", float, 10000.0,
+         "Paper-trading starting balance (stake currency)", "", (1, 1e12)),
     _key("sim", "seed", int, 42, "Random seed of the simulated market", "", (0, 2**31 - 1)),
     _key("sim", "symbols", int, 40, "Number of simulated trading pairs", "", (5, 44)),
     _key("sim", "speed", float, 60.0, "Simulated seconds per wall-clock second", "x", (1, 3600)),
@@ -198,6 +214,10 @@ class ExchangeSettings:
     name: str
     mode: str
     sandbox: bool
+    whitelist: str
+    blacklist: str
+    min_quote_volume_24h: float
+    paper_balance: float
     ccxt_config: dict[str, Any]
 
 
@@ -533,7 +553,7 @@ def _wrong_type(spec: KeySpec) -> str:
 
 def _limit_problem(spec: KeySpec, value: object) -> str | None:
     if isinstance(value, str):
-        if not value:
+        if not value and not spec.allow_empty:
             return "is empty: expected a non-empty string"
         if spec.choices and value not in spec.choices:
             return f"is not an allowed choice: allowed {', '.join(spec.choices)}"

@@ -7,7 +7,7 @@ import logging
 import queue
 from collections import deque
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -19,6 +19,7 @@ from tui_bot.engine.executor import Executor, round_amount
 from tui_bot.engine.model import Trainer
 from tui_bot.engine.monitor import Monitor
 from tui_bot.engine.positions import exit_reason, market_value, view
+from tui_bot.engine.reconcile import reconcile_account
 from tui_bot.engine.risk import (
     Candidate,
     RiskLimits,
@@ -27,17 +28,19 @@ from tui_bot.engine.risk import (
     evaluate,
     win_loss_ratio,
 )
-from tui_bot.engine.scanner import MarketScanner, ScanOptions, ScanResult
+from tui_bot.engine.scanner import MarketScanner, ScanOptions, ScanResult, market_patterns
 from tui_bot.engine.signals import SignalGenerator, Signals
 from tui_bot.engine.snapshot import PHASES, Alert, ModelInfo, Opportunity, Snapshot
 from tui_bot.engine.training import ModelManager
 from tui_bot.exchange.base import Exchange
-from tui_bot.exchange.errors import ExchangeError
+from tui_bot.exchange.errors import AuthenticationError, ExchangeError
+from tui_bot.redact import redact
 from tui_bot.store import Store
 
 log = logging.getLogger(__name__)
 SnapshotFn = Callable[[Snapshot], None]
 HISTORY_CANDLES = 1000
+BOOTSTRAP_SAMPLES = 1000
 
 
 @dataclass
@@ -104,6 +107,8 @@ class Engine:
         self.drawdown = 0.0
         self.peak = store.peak_equity() or 0.0
         self.prices: dict[str, float] = {}
+        self.prices_stale = False  # the last fetch_tickers failed: prices are the last known
+        self.unconfirmed: set[str] = set()  # positions the exchange's balances do not confirm
         self.kill_switch = False
         self._state = _CycleState(cycle=int(store.get_state("cycle", "0") or 0))
         self._commands: queue.SimpleQueue[cmd.Command] = queue.SimpleQueue()
@@ -130,10 +135,22 @@ class Engine:
     async def start(self) -> None:
         self._loop = asyncio.get_running_loop()
         self._wake = asyncio.Event()
-        for result in await self.executor.reconcile():
-            self.alert("info", "executor", f"reconciled {result.client_order_id}: {result.status}")
+        try:
+            for result in await self.executor.reconcile():
+                self.alert(
+                    "info", "executor", f"reconciled {result.client_order_id}: {result.status}"
+                )
+            if self.mode == "LIVE":
+                self.unconfirmed = await reconcile_account(
+                    self.exchange, self.store, self.settings.bot.stake_currency, self.alert
+                )
+        except ExchangeError as e:  # keep running: pending orders are reconciled every cycle
+            self._exchange_failed("start", e)
         if not self.models.load():
-            await self._bootstrap_model()
+            try:
+                await self._bootstrap_model()
+            except ExchangeError as e:  # no history now: ml_training tries again later
+                self._exchange_failed("model", e)
         self._publish()
 
     async def close(self) -> None:
@@ -260,7 +277,7 @@ class Engine:
             with self.monitor.time(f"phase.{name}"):
                 await phase()
         except ExchangeError as e:
-            self.alert("error", name, f"exchange unavailable: {e}")
+            self._exchange_failed(name, e)
         except Exception as e:  # a bug must not stop trading loop or UI
             log.exception("phase %s failed", name)
             self.alert("error", name, f"{type(e).__name__}: {e}")
@@ -268,19 +285,32 @@ class Engine:
         self._state.phases[name] = self.monitor.last(f"phase.{name}")
         self._publish()
 
+    def _exchange_failed(self, source: str, e: ExchangeError) -> None:
+        if isinstance(e, AuthenticationError):
+            self.executor.trading_blocked = "check your API key"
+            self.alert("error", source, f"authentication failed: check your API key ({e})")
+        else:
+            self.alert("error", source, f"exchange unavailable: {e}")
+
     async def update_positions(self) -> None:
-        reconciled = await self.executor.reconcile()
-        for result in reconciled:
-            self.alert("info", "executor", f"reconciled {result.client_order_id}")
+        try:
+            for result in await self.executor.reconcile():
+                self.alert("info", "executor", f"reconciled {result.client_order_id}")
+            with self.monitor.time("exchange.fetch_tickers"):
+                tickers = await self.exchange.fetch_tickers()
+        except ExchangeError:  # degrade: last known prices, marked stale; no exits on them
+            self.prices_stale = True
+            raise
         positions = self.store.positions()
-        with self.monitor.time("exchange.fetch_tickers"):
-            tickers = await self.exchange.fetch_tickers()
         self.prices = {s: float(t["last"]) for s, t in tickers.items() if t.get("last")}
+        self.prices_stale = False
         now = self.clock.now()
         max_hold = self.settings.risk.max_hold_minutes * 60
         for position in positions:
             last = self.prices.get(position.symbol)
             reason = "manual" if position.symbol in self._close_requests else None
+            if reason is None and position.symbol in self.unconfirmed:
+                continue  # the exchange does not hold it: the user has to look first
             if reason is None and last is not None:
                 reason = exit_reason(position, last, now, max_hold)
             if reason is not None:
@@ -350,6 +380,9 @@ class Engine:
             win_loss_ratio(pnls, default_ratio),
             _limits(self.settings),
         )
+        blocked = self.executor.trading_blocked
+        if blocked is not None:  # say why, rather than "kill switch (drawdown inf%)"
+            opportunities = [replace(o, action=f"blocked: {blocked}") for o in opportunities]
         self._state.opportunities = tuple(opportunities)
 
     async def execute_trades(self) -> None:
@@ -358,8 +391,9 @@ class Engine:
             return
         index = {s: i for i, s in enumerate(signals.symbols)}
         markets = await self.scanner.markets()
+        pending = {order.symbol for order in self.store.pending_orders()}
         for opp in self._state.opportunities:
-            if not opp.approved:
+            if not opp.approved or opp.symbol in pending:  # unresolved order: never a second one
                 continue
             i = index[opp.symbol]
             price = self.prices.get(opp.symbol, float(signals.prices[i]))
@@ -381,6 +415,8 @@ class Engine:
 
     async def ml_training(self) -> None:
         self._retrain = False
+        if self.models.model is None and len(self.models.samples) < BOOTSTRAP_SAMPLES:
+            await self._add_history()  # the bootstrap at start found no history
         model = await self.models.train()
         if model is not None:
             self.prediction_cache.clear()
@@ -402,7 +438,7 @@ class Engine:
     async def _bootstrap_model(self) -> None:
         """No usable model: train one from candle history so predictions exist from cycle one."""
         with self.monitor.time("ml.bootstrap"):
-            if len(self.models.samples) < 1000:
+            if len(self.models.samples) < BOOTSTRAP_SAMPLES:
                 await self._add_history()
             await self.models.train()
 
@@ -414,6 +450,7 @@ class Engine:
 
     # -- output ------------------------------------------------------------------------------
     def alert(self, level: str, source: str, message: str) -> None:
+        message = redact(message)
         now = self.clock.now()
         self.alerts.appendleft(Alert(now, level, source, message))
         self.store.add_alert(now, level, source, message)
@@ -426,7 +463,10 @@ class Engine:
     def snapshot(self) -> Snapshot:
         now = self.clock.now()
         model = self.models.model
-        positions = tuple(view(p, self.prices.get(p.symbol), now) for p in self.store.positions())
+        positions = tuple(
+            view(p, self.prices.get(p.symbol), now, self.prices_stale)
+            for p in self.store.positions()
+        )
         return Snapshot(
             cycle=self._state.cycle,
             time=now,
@@ -478,6 +518,9 @@ def _scan_options(settings: Any) -> ScanOptions:
         timeframe=settings.scan.timeframe,
         max_parallel_workers=settings.scan.max_parallel_workers,
         stake_currency=settings.bot.stake_currency,
+        whitelist=market_patterns(settings.exchange.whitelist),
+        blacklist=market_patterns(settings.exchange.blacklist),
+        min_quote_volume=settings.exchange.min_quote_volume_24h,
     )
 
 

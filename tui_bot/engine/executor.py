@@ -32,6 +32,14 @@ from tui_bot.store import OrderRow, PositionRow, Store, TradeRow
 AlertFn = Callable[[str, str, str], None]  # level, source, message
 
 
+class _FoundUnfilled(Exception):
+    """The exchange has the order but nothing of it filled (status: open, expired, ...)."""
+
+    def __init__(self, status: str) -> None:
+        super().__init__(status)
+        self.status = status
+
+
 def client_order_id(cycle: int, symbol: str, side: str) -> str:
     """Same (cycle, symbol, side) -> same id; fits every exchange's id rules (<= 32 chars)."""
     digest = hashlib.sha1(f"{cycle}|{symbol}|{side}".encode()).hexdigest()[:22]
@@ -117,7 +125,13 @@ class Executor:
         """Resolve every order the store still holds as pending (after a crash or lost answer)."""
         results = []
         for order in self.store.pending_orders():
-            fill = await self._lookup(order)
+            try:
+                fill = await self._lookup(order)
+            except _FoundUnfilled as e:
+                if e.status != "open":  # still open: look again next time
+                    self._fail(order, "not filled", ExchangeError(f"order {e.status}"))
+                    results.append(ExecutionResult(order.client_order_id, "failed"))
+                continue
             if fill is None:
                 self.store.mark_order(order.client_order_id, "not_sent", self.clock.now())
                 results.append(ExecutionResult(order.client_order_id, "not_sent"))
@@ -163,7 +177,12 @@ class Executor:
             except AuthenticationError as e:
                 self.trading_blocked = "check your API key"
                 return self._fail(order, "authentication failed: check your API key", e)
-            found = await self._lookup(order)
+            try:
+                found = await self._lookup(order)
+            except _FoundUnfilled as e:  # it exists: sending again would make a second order
+                if e.status == "open":
+                    break
+                return self._fail(order, "not filled", ExchangeError(f"order {e.status}"))
             if found is not None:
                 return found
         self.alert("error", "executor", f"order {order.client_order_id} unresolved; will reconcile")
@@ -174,7 +193,9 @@ class Executor:
         for attempt in range(self.attempts):
             try:
                 raw = await self.exchange.fetch_order(None, order.symbol, params)
-                return _fill(raw, order.symbol) if float(raw.get("filled") or 0) > 0 else None
+                if float(raw.get("filled") or 0) > 0:
+                    return _fill(raw, order.symbol)
+                raise _FoundUnfilled(str(raw.get("status") or "open"))
             except OrderNotFound:
                 return None
             except NetworkError:

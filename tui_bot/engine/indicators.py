@@ -8,6 +8,12 @@ Every input and output array is shaped (n_symbols, T). The conventions are TA-Li
   reported from index 33, where the signal exists.
 - RSI(14): Wilder's smoothing (alpha = 1/14) seeded with the mean of the first 14 gains/losses.
   Deviation: a price that has never moved gives RSI 50 (neutral) where TA-Lib gives 0.
+
+Speed: the six outputs share one (6, n_symbols, T) block and the work is written into it with
+`out=` wherever numpy allows, so a call allocates few large temporaries (fresh memory costs a
+page fault per 4 KiB, which on small VMs is as slow as the arithmetic). The recursions run in
+`scipy.signal.lfilter`: RSI's two Wilder averages in one call, MACD's two EMAs as one
+second-order filter (their difference is all MACD needs), then the signal EMA.
 """
 
 from __future__ import annotations
@@ -15,6 +21,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from scipy.ndimage import uniform_filter1d
 from scipy.signal import lfilter
 
 RSI_PERIOD = 14
@@ -43,15 +50,14 @@ def compute_indicators(close: np.ndarray, volume: np.ndarray) -> Indicators:
     volume = _as_matrix(volume, "volume")
     if close.shape != volume.shape:
         raise ValueError(f"close {close.shape} and volume {volume.shape} must have the same shape")
-    macd, signal = _macd(close)
-    return Indicators(
-        rsi=_rsi(close),
-        macd=macd,
-        macd_signal=signal,
-        macd_hist=macd - signal,
-        momentum=_momentum(close),
-        volume_ratio=_volume_ratio(volume),
-    )
+    block = np.empty((6, *close.shape))
+    rsi, macd, signal, hist, momentum, ratio = block
+    with np.errstate(divide="ignore", invalid="ignore"):  # zero divisors are handled below
+        _rsi(close, rsi, scratch=block[4:])  # momentum and ratio are written after it
+        _macd(close, macd, signal, hist)
+        _momentum(close, momentum)
+        _volume_ratio(volume, ratio)
+    return Indicators(rsi, macd, signal, hist, momentum, ratio)
 
 
 def _as_matrix(values: np.ndarray, name: str) -> np.ndarray:
@@ -61,71 +67,94 @@ def _as_matrix(values: np.ndarray, name: str) -> np.ndarray:
     return array
 
 
-def _smooth(x: np.ndarray, alpha: float, start: int, seed: np.ndarray) -> np.ndarray:
-    """out[:, start] = seed, then out[t] = out[t-1] + alpha * (x[t] - out[t-1]); NaN before."""
-    out = np.full(x.shape, np.nan)
-    out[:, start] = seed
-    if start + 1 < x.shape[1]:
-        state = ((1.0 - alpha) * seed)[:, np.newaxis]
-        out[:, start + 1 :], _ = lfilter(
-            [alpha], [1.0, alpha - 1.0], x[:, start + 1 :], axis=1, zi=state
-        )
+def _smooth(x: np.ndarray, alpha: float, seed: np.ndarray) -> np.ndarray:
+    """out[..., 0] = seed, then out[t] = out[t-1] + alpha * (x[t] - out[t-1]), on the last axis.
+
+    x[..., 0] is not used: the filter state is set so that the first output is the seed.
+    """
+    state = (seed - alpha * x[..., 0])[..., np.newaxis]
+    out, _ = lfilter([alpha], [1.0, alpha - 1.0], x, axis=-1, zi=state)
     return out
 
 
-def _ema(x: np.ndarray, period: int, start: int) -> np.ndarray:
-    """EMA whose first value, at `start`, is the mean of the `period` values ending there."""
-    if start >= x.shape[1]:
-        return np.full(x.shape, np.nan)
-    seed = x[:, start - period + 1 : start + 1].mean(axis=1)
-    return _smooth(x, 2.0 / (period + 1), start, seed)
-
-
-def _macd(close: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    start = MACD_SLOW - 1
-    macd = _ema(close, MACD_FAST, start) - _ema(close, MACD_SLOW, start)
-    signal_start = start + MACD_SIGNAL - 1
-    signal = _ema(macd, MACD_SIGNAL, signal_start)
-    macd[:, :signal_start] = np.nan
-    return macd, signal
-
-
-def _wilder(x: np.ndarray) -> np.ndarray:
-    """Wilder's average of x[:, 1:]: seeded at index 14 with the mean of x[:, 1:15]."""
-    if x.shape[1] <= RSI_PERIOD:
-        return np.full(x.shape, np.nan)
-    seed = x[:, 1 : RSI_PERIOD + 1].mean(axis=1)
-    return _smooth(x, 1.0 / RSI_PERIOD, RSI_PERIOD, seed)
-
-
-def _rsi(close: np.ndarray) -> np.ndarray:
-    change = np.diff(close, axis=1, prepend=np.nan)
-    avg_gain = _wilder(np.maximum(change, 0.0))
-    avg_loss = _wilder(np.maximum(-change, 0.0))
+def _rsi(close: np.ndarray, out: np.ndarray, scratch: np.ndarray) -> None:
+    """Wilder RSI into `out`; `scratch` is a (2, n, T) buffer it may overwrite."""
+    length = close.shape[1]
+    period = RSI_PERIOD
+    out[:, : min(period, length)] = np.nan
+    if length <= period:
+        return
+    moves = scratch[:, :, : length - 1]  # gains and losses of the changes at t = 1 .. T-1
+    gain, loss = moves
+    np.subtract(close[:, 1:], close[:, :-1], out=loss)
+    np.maximum(loss, 0.0, out=gain)
+    np.subtract(gain, loss, out=loss)  # max(change, 0) - change = max(-change, 0)
+    seed = moves[:, :, :period].mean(axis=2)  # Wilder's seed: the mean of the first 14
+    avg_gain, avg_loss = _smooth(moves[:, :, period - 1 :], 1.0 / period, seed)
     total = avg_gain + avg_loss
-    rsi = np.divide(100.0 * avg_gain, total, out=np.full(total.shape, 50.0), where=total > 0)
-    rsi[np.isnan(total)] = np.nan
-    return rsi
+    rsi = out[:, period:]
+    np.divide(avg_gain, total, out=rsi)
+    rsi *= 100.0
+    flat = total == 0.0
+    if flat.any():
+        rsi[flat] = 50.0
 
 
-def _momentum(close: np.ndarray) -> np.ndarray:
-    out = np.full(close.shape, np.nan)
-    before = close[:, :-MOMENTUM_PERIOD]
-    now = close[:, MOMENTUM_PERIOD:]
-    np.divide(now, before, out=out[:, MOMENTUM_PERIOD:], where=before != 0)
-    return out - 1.0
+def _macd(close: np.ndarray, macd: np.ndarray, signal: np.ndarray, hist: np.ndarray) -> None:
+    """MACD(12, 26, 9) lines into `macd`, `signal` and `hist`, NaN before index 33."""
+    length = close.shape[1]
+    start = MACD_SLOW - 1  # both EMAs start here
+    first = start + MACD_SIGNAL - 1  # the first index where all three lines exist
+    for line in (macd, signal, hist):
+        line[:, : min(first, length)] = np.nan
+    if length <= first:
+        return
+    # EMA_fast - EMA_slow is one second-order filter: b / a below are the difference of the
+    # two first-order transfer functions, and the state makes its first output seed_fast -
+    # seed_slow at `start` and carries both EMAs on from there exactly.
+    a_fast, a_slow = 2.0 / (MACD_FAST + 1), 2.0 / (MACD_SLOW + 1)
+    p_fast, p_slow = 1.0 - a_fast, 1.0 - a_slow
+    seed_fast = close[:, start - MACD_FAST + 1 : start + 1].mean(axis=1)
+    seed_slow = close[:, : start + 1].mean(axis=1)
+    b = (a_fast - a_slow, a_slow * p_fast - a_fast * p_slow)
+    a = (1.0, -(p_fast + p_slow), p_fast * p_slow)
+    x = close[:, start:]
+    state = np.stack(
+        [
+            seed_fast - seed_slow - b[0] * x[:, 0],
+            p_fast * seed_slow - p_slow * seed_fast - b[1] * x[:, 0],
+        ],
+        axis=1,
+    )
+    line, _ = lfilter(b, a, x, axis=-1, zi=state)
+    k = MACD_SIGNAL - 1
+    signal[:, first:] = _smooth(line[:, k:], 2.0 / (MACD_SIGNAL + 1), line[:, : k + 1].mean(axis=1))
+    macd[:, first:] = line[:, k:]
+    np.subtract(macd[:, first:], signal[:, first:], out=hist[:, first:])
 
 
-def _volume_ratio(volume: np.ndarray) -> np.ndarray:
+def _momentum(close: np.ndarray, out: np.ndarray) -> None:
+    period = MOMENTUM_PERIOD
+    out[:, :period] = np.nan
+    before = close[:, :-period]
+    now = out[:, period:]
+    np.divide(close[:, period:], before, out=now)
+    now -= 1.0
+    zero = before == 0.0
+    if zero.any():
+        now[zero] = np.nan
+
+
+def _volume_ratio(volume: np.ndarray, out: np.ndarray) -> None:
     """volume / rolling mean of the 20 volumes ending at t; 1.0 when that mean is zero."""
-    n, length = volume.shape
-    out = np.full(volume.shape, np.nan)
-    if length < VOLUME_PERIOD:
-        return out
-    cumulative = np.concatenate([np.zeros((n, 1)), np.cumsum(volume, axis=1)], axis=1)
-    mean = (cumulative[:, VOLUME_PERIOD:] - cumulative[:, :-VOLUME_PERIOD]) / VOLUME_PERIOD
-    current = volume[:, VOLUME_PERIOD - 1 :]
-    ratio = np.divide(current, mean, out=np.ones(mean.shape), where=mean > 0)
-    ratio[np.isnan(mean)] = np.nan
-    out[:, VOLUME_PERIOD - 1 :] = ratio
-    return out
+    period = VOLUME_PERIOD
+    if volume.shape[1] < period:
+        out.fill(np.nan)
+        return
+    # origin shifts the centred window of uniform_filter1d to the trailing one [t - 19, t]
+    uniform_filter1d(volume, period, axis=1, output=out, origin=period // 2 - 1)
+    empty = out <= 0.0  # a NaN mean stays NaN
+    np.divide(volume, out, out=out)
+    if empty.any():
+        out[empty] = 1.0
+    out[:, : period - 1] = np.nan

@@ -24,7 +24,10 @@ def pnl_pct(position: PositionRow, last: float) -> float:
     return (last / position.entry_price - 1.0) * 100.0
 
 
-def view(position: PositionRow, last: float | None, now: float) -> PositionView:
+def view(
+    position: PositionRow, last: float | None, now: float, stale: bool = False
+) -> PositionView:
+    """`stale`: `last` is the last known price, not a fresh one (the exchange did not answer)."""
     price = last if last is not None else position.entry_price
     return PositionView(
         symbol=position.symbol,
@@ -38,7 +41,7 @@ def view(position: PositionRow, last: float | None, now: float) -> PositionView:
         take_profit=position.take_profit,
         opened_at=position.opened_at,
         age_seconds=max(0.0, now - position.opened_at),
-        stale=last is None,
+        stale=stale or last is None,
     )
 
 

@@ -1,7 +1,9 @@
 """Market scan: rank markets from one fetch_tickers call, fetch OHLCV for the top N in parallel.
 
 The whole result is cached for `cache_duration` seconds of the engine's clock; a hit never
-touches the exchange.
+touches the exchange. Markets that are inactive, not spot, not in the stake currency, outside
+the whitelist, on the blacklist or below the minimum 24h volume are left out. After the first
+scan only new candles are fetched (`since` the last one held) and merged into those held.
 """
 
 from __future__ import annotations
@@ -9,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import math
 from dataclasses import dataclass, field
+from fnmatch import fnmatchcase
 from typing import Any
 
 import numpy as np
@@ -20,6 +23,7 @@ from tui_bot.exchange.base import Exchange, timeframe_seconds
 from tui_bot.exchange.errors import ExchangeError
 
 SCAN_KEY = "scan"
+MAX_OHLCV_LIMIT = 1000  # the most candles one request may ask for on most exchanges
 
 
 @dataclass(frozen=True)
@@ -38,6 +42,9 @@ class ScanOptions:
     timeframe: str
     max_parallel_workers: int
     stake_currency: str
+    whitelist: tuple[str, ...] = ()  # fnmatch patterns, upper case; empty: every market
+    blacklist: tuple[str, ...] = ()
+    min_quote_volume: float = 0.0
 
 
 class MarketScanner:
@@ -57,6 +64,8 @@ class MarketScanner:
         self._markets: dict[str, dict[str, Any]] | None = None
         self.in_flight = 0
         self.max_in_flight = 0  # highest concurrency seen in the last uncached scan
+        self._held: dict[str, np.ndarray] = {}  # symbol -> closed candles of the last scan
+        self._held_timeframe = options.timeframe
 
     async def scan(self, force: bool = False) -> ScanResult:
         if not force:
@@ -80,7 +89,12 @@ class MarketScanner:
         markets = await self.markets()
         with self.monitor.time("exchange.fetch_tickers"):
             tickers = await self.exchange.fetch_tickers()
-        tradeable = [s for s in tickers if _tradeable(markets.get(s), self.options.stake_currency)]
+        tradeable = [
+            s
+            for s in tickers
+            if _tradeable(markets.get(s), self.options.stake_currency)
+            and _wanted(s, tickers[s], self.options)
+        ]
         return tickers, rank(tradeable, tickers)[: self.options.top_n]
 
     async def fetch_history(self, symbols: list[str], limit: int) -> dict[str, np.ndarray]:
@@ -91,13 +105,16 @@ class MarketScanner:
     async def _scan_uncached(self) -> ScanResult:
         tickers, top = await self.top_markets()
         self.max_in_flight = 0
-        fetched = await self._fetch_all(top, self.options.candles)
+        fetched = await self._fetch_all(top, self.options.candles, incremental=True)
         candles = {s: c for s, c in fetched.items() if isinstance(c, np.ndarray)}
+        self._held = dict(candles)
         failed = {s: str(e) for s, e in fetched.items() if isinstance(e, Exception)}
         ranked = tuple(s for s in top if s in candles)
         return ScanResult(self.clock.now(), tickers, ranked, candles, failed)
 
-    async def _fetch_all(self, symbols: list[str], limit: int) -> dict[str, np.ndarray | Exception]:
+    async def _fetch_all(
+        self, symbols: list[str], limit: int, incremental: bool = False
+    ) -> dict[str, np.ndarray | Exception]:
         gate = asyncio.Semaphore(self.options.max_parallel_workers)
 
         async def one(symbol: str) -> np.ndarray | Exception:
@@ -105,6 +122,8 @@ class MarketScanner:
                 self.in_flight += 1
                 self.max_in_flight = max(self.max_in_flight, self.in_flight)
                 try:
+                    if incremental:
+                        return await self._fetch_new_candles(symbol, limit)
                     return await self._fetch_candles(symbol, limit)
                 except ExchangeError as e:
                     return e
@@ -115,9 +134,32 @@ class MarketScanner:
         return dict(zip(symbols, results, strict=True))
 
     async def _fetch_candles(self, symbol: str, limit: int) -> np.ndarray:
+        # One more than wanted: most exchanges include the candle still forming (dropped here).
+        ask = min(limit + 1, MAX_OHLCV_LIMIT)
         with self.monitor.time("exchange.fetch_ohlcv"):
-            rows = await self.exchange.fetch_ohlcv(symbol, self.options.timeframe, limit=limit)
-        return closed_candles(rows, self.options.timeframe, self.clock.now())
+            rows = await self.exchange.fetch_ohlcv(symbol, self.options.timeframe, limit=ask)
+        return closed_candles(rows, self.options.timeframe, self.clock.now())[-limit:]
+
+    async def _fetch_new_candles(self, symbol: str, limit: int) -> np.ndarray:
+        """The last `limit` closed candles: those held from the last scan plus only the new ones."""
+        timeframe = self.options.timeframe
+        if timeframe != self._held_timeframe:
+            self._held, self._held_timeframe = {}, timeframe
+        held = self._held.get(symbol)
+        if held is None or len(held) < limit:
+            return await self._fetch_candles(symbol, limit)
+        step_ms = timeframe_seconds(timeframe) * 1000
+        since = int(held[-1, 0]) + step_ms
+        missing = math.ceil((self.clock.now() * 1000 - since) / step_ms) + 1
+        if missing > limit:  # too far behind: start over
+            return await self._fetch_candles(symbol, limit)
+        with self.monitor.time("exchange.fetch_ohlcv"):
+            rows = await self.exchange.fetch_ohlcv(
+                symbol, timeframe, since=since, limit=max(2, missing + 1)
+            )
+        new = closed_candles(rows, timeframe, self.clock.now())
+        new = new[new[:, 0] > held[-1, 0]]
+        return np.concatenate([held, new])[-limit:] if len(new) else held[-limit:]
 
 
 def _tradeable(market: dict[str, Any] | None, stake: str) -> bool:
@@ -128,6 +170,22 @@ def _tradeable(market: dict[str, Any] | None, stake: str) -> bool:
         and market.get("spot", True)
         and (market.get("quote") == stake)
     )
+
+
+def _wanted(symbol: str, ticker: dict[str, Any], options: ScanOptions) -> bool:
+    name = symbol.upper()
+    if options.whitelist and not any(fnmatchcase(name, p) for p in options.whitelist):
+        return False
+    if any(fnmatchcase(name, p) for p in options.blacklist):
+        return False
+    return options.min_quote_volume <= 0 or _num(ticker.get("quoteVolume")) >= (
+        options.min_quote_volume
+    )
+
+
+def market_patterns(text: str) -> tuple[str, ...]:
+    """ "BTC/USDT, eth/*" -> ("BTC/USDT", "ETH/*"): a comma-separated list of fnmatch patterns."""
+    return tuple(p.strip().upper() for p in text.split(",") if p.strip())
 
 
 def rank(symbols: list[str], tickers: dict[str, dict[str, Any]]) -> list[str]:

@@ -47,7 +47,7 @@ class SignalGenerator:
             rounded = round_features(features, self.precision)
         prices = np.array([scan.candles[s][-1, 4] for s in symbols])
         with self.monitor.time("signals.predict"):
-            probabilities = self._predict(rounded, model)
+            probabilities = self.predict(rounded, model)
         return Signals(symbols, rounded, probabilities, prices)
 
     def _features(self, symbols: tuple[str, ...], scan: ScanResult) -> np.ndarray:
@@ -68,7 +68,8 @@ class SignalGenerator:
             close, volume = stacked[:, :, 4], stacked[:, :, 5]
             return feature_matrix(compute_indicators(close, volume), close)
 
-    def _predict(self, rounded: np.ndarray, model: TrainedModel | None) -> np.ndarray:
+    def predict(self, rounded: np.ndarray, model: TrainedModel | None) -> np.ndarray:
+        """Probabilities for rounded feature rows: cache hits, then every miss in one batch."""
         if model is None:
             return np.full(len(rounded), np.nan)
         keys = feature_keys(rounded)

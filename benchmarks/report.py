@@ -1,0 +1,518 @@
+"""Output: the stdout table, results.json, BENCHMARKS.md and the README's table, all rendered
+from the same results so that they cannot disagree."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import platform
+import subprocess
+import sys
+from datetime import UTC, datetime
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+from benchmarks.rows import Row
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "benchmarks" / "results.json"
+BENCHMARKS_MD = ROOT / "BENCHMARKS.md"
+README = ROOT / "README.md"
+README_START = "<!-- benchmarks:start -->"
+README_END = "<!-- benchmarks:end -->"
+PACKAGES = ("numpy", "scipy", "scikit-learn", "textual", "cachetools", "ta-lib")
+
+# What bounds each number, for BENCHMARKS.md ("Where a goal is missed ... say what limits it").
+LIMITS: dict[str, str] = {
+    "feature_prep_us_per_symbol": (
+        "A few numpy calls over the whole (symbols, 4) matrix: their fixed cost (~1-2 us each) "
+        "dominates, so the per-symbol cost falls as the universe grows."
+    ),
+    "prediction_cache_hit_us": (
+        "Python work per row: one tuple key from the rounded row (`tolist`), one "
+        "`cachetools.TTLCache` lookup (a Python `__getitem__` that checks expiry), one list "
+        "append. The single lookup alone is `single_ttl_lookup_us` in results.json."
+    ),
+    "prediction_miss_us_per_row": (
+        "scikit-learn's fixed cost per predict_proba call (input validation, thread-pool "
+        "start-up: about one single-row prediction) spread over the batch, plus the tree "
+        "traversal per row. Batching is what matters: one call for all misses."
+    ),
+    "prediction_single_row_us": (
+        "Entirely scikit-learn's per-call overhead; this is why misses are batched and "
+        "hits cached. No goal: the engine never predicts one row at a time."
+    ),
+    "symbol_lookup_cached_us": (
+        "Two Python calls (SymbolGroups.group -> PermanentCache.get_or_compute), a dict lookup "
+        "and a hit counter: the floor for an instrumented cache in pure Python."
+    ),
+    "symbol_lookup_uncached_us": (
+        "classify(): split, upper-case and one dict lookup in a base -> group table built "
+        "once at import, plus storing the answer."
+    ),
+    "indicators_ms_200x500": (
+        "Five first-order recursions (EMA fast/slow as one second-order filter, the signal "
+        "EMA, two Wilder averages in one call) run in scipy.signal.lfilter at a few ns per "
+        "sample; the rest is element-wise numpy written into one preallocated output block."
+    ),
+    "indicators_talib_ms_200x500": (
+        "TA-Lib fuses each indicator into one C loop per symbol; we pay separate numpy passes "
+        "(differences, max, divides, rolling mean) on top of the recursions, but no Python "
+        "loop over symbols."
+    ),
+    "scan_cached_ms": (
+        "A TTL-cache lookup of the whole scan result: no request, independent of the number "
+        "of symbols."
+    ),
+    "scan_uncached_s": (
+        "The exchange: requests are spaced by the rate limit, and the ranking needs "
+        "fetch_tickers' answer before the first OHLCV request can go out, so one round trip "
+        "comes on top of the bound, plus the latency of the last request."
+    ),
+    "scan_bound_s": "Arithmetic: max(N x latency / workers, N / rate limit).",
+    "scan_vs_bound": (
+        "Above 1 by about (2 x latency) / bound: fetch_tickers first, then the last OHLCV "
+        "answer's latency; the fetches themselves run at the rate limit."
+    ),
+    "cycle_cached_ms": (
+        "The exchange round trips a cycle always needs (tickers to mark positions, the "
+        "balance, orders when it trades): 50 ms each here. Our own work is `cpu_ms` in "
+        "results.json and the scaling table."
+    ),
+    "cycle_uncached_s": (
+        "The market scan (see scan_uncached_s) plus the cycle's other round trips; "
+        "indicators, features and one batched prediction add tens of ms."
+    ),
+    "ml_state_mb": (
+        "The caches at their configured maximum (4096 indicator rows, 1000 predictions) and "
+        "the model; the 15,000 samples themselves take ~0.4 MB as float32/float64 arrays."
+    ),
+    "saved_samples_reduction_pct": (
+        "The 5,000 kept samples as float32 features compress poorly (their mantissas are "
+        "noise); keeping a third of the samples and binary arrays does most of the work."
+    ),
+    "train_s_15k": (
+        "Two fits (validation on the oldest 80 %, then all rows) of 150 boosting iterations. "
+        "HistGradientBoosting bins the features once and grows trees from histograms; below "
+        "100,000 rows it runs on one OpenMP thread, which on this data is as fast as two on an "
+        "idle machine and several times steadier on a busy one (see Profiles and fixes)."
+    ),
+    "ui_loop_lag_p99_ms": (
+        "With the training in another process the UI loop only waits on a future; what is "
+        "left is the OS scheduler (the worker trains on one core, leaving the other to the "
+        "UI) and unpickling the trained model when it arrives. In a thread of the UI process "
+        "the training holds the GIL between its compiled sections and the loop waits for it."
+    ),
+}
+
+
+# Profiles taken while building the suite, and the engine changes they led to (static text: the
+# numbers are from the day of the change, on the machine of the results above).
+PROFILES = """\
+- **Indicators** (`tui_bot/engine/indicators.py`). The first version took 7.7-8.8 ms for 200 x
+  500 in a fresh process against TA-Lib's 1.2-1.9 ms (4-6x, goal 3x). Its five `lfilter` calls
+  were only 2.2 ms of that; `resource.getrusage` showed ~2,460 minor page faults per call: every
+  call wrote ~9.6 MB of fresh memory (a separate array per output, `np.full` + `where=` divides,
+  `np.diff(prepend=)`, `np.cumsum`), glibc gave it back to the OS on free, and each 4 KiB page
+  costs ~1.5 us to fault in on this VM. Now the six outputs share one (6, n, T) block written
+  with `out=`; RSI's gains and losses live in the not-yet-written momentum/ratio slots and get
+  their Wilder averages from one `lfilter` call; MACD's EMA12 - EMA26 is one second-order filter
+  whose state is set from both seeds; the rolling volume mean is `uniform_filter1d` into the
+  output; zero divisors are fixed after the divide. Result: 2.6-2.8 ms and no page faults, same
+  values as before to 1e-13 and as TA-Lib to 1e-10 (tests/test_talib_agreement.py).
+- **Training threads** (`tui_bot/engine/model.py`). 15,000 x 4 rows: HistGradientBoosting with
+  two OpenMP threads took 0.66-4.5 s (median 1.56 s over 6 runs) on this shared 2-core VM, one
+  thread 0.59-0.77 s (median 0.66 s): with 4 features there is little to split, and each parallel
+  region waits for a descheduled thread. With one thread in the worker process the UI loop lag
+  p99 during 4 trainings fell from 6.1-7.4 ms to 3.5-5.6 ms, because a core stays free. Training
+  now runs on one OpenMP thread below 100,000 rows (a per-thread limit through threadpoolctl,
+  so other threads keep theirs). Prediction keeps the default: a 200-row batch takes 1.05 ms with
+  two threads and 1.32 ms with one.
+- **Cached symbol lookup**: 72-80 ns per lookup on an idle machine, 180 ns while other
+  processes loaded both cores. Most of it is the two Python calls (SymbolGroups.group ->
+  PermanentCache.get_or_compute); `__slots__` on the cache changed nothing measurable (74 vs
+  75 ns). A busy machine can push it over 0.1 us.
+"""
+
+# -- numbers ------------------------------------------------------------------------------------
+
+
+def fmt(value: Any) -> str:
+    """Three significant digits; thousands separated; "-" for nothing."""
+    if value is None:
+        return "-"
+    if isinstance(value, list | tuple):
+        return "-".join(fmt(v) for v in value)
+    value = float(value)
+    if not math.isfinite(value):
+        return str(value)
+    if value == 0:
+        return "0"
+    magnitude = math.floor(math.log10(abs(value)))
+    if magnitude >= 3:
+        return f"{value:,.0f}"
+    decimals = max(0, 2 - magnitude)
+    return f"{value:.{decimals}f}"
+
+
+def fmt_ratio(value: Any) -> str:
+    return "-" if value is None else f"{fmt(value)}x"
+
+
+def _met(goal: dict[str, Any] | None) -> str:
+    if goal is None:
+        return ""
+    return {True: "yes", False: "NO", None: "?"}[goal["met"]]
+
+
+def _goal_text(row: dict[str, Any]) -> str:
+    goal = row["goal"]
+    if goal is None:
+        return ""
+    of = goal["of"]
+    text = f"{goal['op']} {fmt(goal['value'])}"
+    if of is not None:
+        text += f" x {of}"
+    return text
+
+
+def _seed(row: dict[str, Any]) -> str:
+    before, after = row["seed_before"], row["seed_after"]
+    if before is None and after is None:
+        return ""
+    return f"{fmt(before)} -> {fmt(after)}"
+
+
+HEADERS = ("row", "unit", "baseline", "ours", "ratio", "seed before -> after", "goal", "met")
+
+
+def table_cells(results: dict[str, Any]) -> list[tuple[str, ...]]:
+    return [
+        (
+            row["name"],
+            row["unit"],
+            fmt(row["baseline"]),
+            fmt(row["ours"]),
+            fmt_ratio(row["ratio"]),
+            _seed(row),
+            _goal_text(row),
+            _met(row["goal"]),
+        )
+        for row in results["rows"]
+    ]
+
+
+def text_table(headers: tuple[str, ...], cells: list[tuple[str, ...]]) -> str:
+    widths = [max(len(h), *(len(c[i]) for c in cells)) for i, h in enumerate(headers)]
+    numeric = {i for i, h in enumerate(headers) if h not in ("row", "unit", "goal", "met")}
+
+    def line(values: tuple[str, ...]) -> str:
+        parts = [
+            v.rjust(w) if i in numeric else v.ljust(w)
+            for i, (v, w) in enumerate(zip(values, widths, strict=True))
+        ]
+        return "  ".join(parts).rstrip()
+
+    rule = "  ".join("-" * w for w in widths)
+    return "\n".join([line(headers), rule, *(line(c) for c in cells)])
+
+
+def markdown_table(
+    headers: tuple[str, ...], cells: list[tuple[str, ...]], code_first: bool = True
+) -> str:
+    numeric = {i for i, h in enumerate(headers) if h not in ("row", "unit", "goal", "met")}
+    align = ["---:" if i in numeric else "---" for i in range(len(headers))]
+    lines = [f"| {' | '.join(headers)} |", f"|{'|'.join(align)}|"]
+    for c in cells:
+        row = (f"`{c[0]}`", *c[1:]) if code_first else c
+        lines.append(f"| {' | '.join(row)} |")
+    return "\n".join(lines)
+
+
+SCALING_HEADERS = (
+    "symbols",
+    "cached ms",
+    "cached CPU ms",
+    "uncached s",
+    "uncached CPU ms",
+    "scan bound s",
+    "uncached / bound",
+)
+
+
+def scaling_cells(results: dict[str, Any]) -> list[tuple[str, ...]]:
+    return [
+        (
+            str(e["symbols"]),
+            fmt(e["cached_ms"]),
+            fmt(e["cached_cpu_ms"]),
+            fmt(e["uncached_s"]),
+            fmt(e["uncached_cpu_ms"]),
+            fmt(e["scan_bound_s"]),
+            fmt_ratio(e["uncached_vs_bound"]),
+        )
+        for e in results["scaling"]
+    ]
+
+
+def stdout_report(results: dict[str, Any]) -> str:
+    meta = results["meta"]
+    parts = [
+        f"tui-bot benchmarks ({meta['mode']}) - {meta['date']} - {meta['machine']['cpu']}, "
+        f"{meta['machine']['cores']} cores",
+        "",
+        text_table(HEADERS, table_cells(results)),
+        "",
+        "ratio = baseline / ours (saved samples: bytes of the naive save / ours)",
+    ]
+    if results["scaling"]:
+        parts += [
+            "",
+            "cycle time vs universe size "
+            f"({meta['network']['latency_ms']:g} ms latency, "
+            f"{meta['network']['rate_limit_per_s']:g} requests/s, "
+            f"{meta['network']['workers']} workers):",
+            text_table(SCALING_HEADERS, scaling_cells(results)),
+        ]
+    parts += [f"skipped: {s}" for s in results["skipped"]]
+    return "\n".join(parts)
+
+
+# -- metadata -------------------------------------------------------------------------------------
+
+
+def _cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def _memory_gb() -> float | None:
+    try:
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemTotal:"):
+                return round(int(line.split()[1]) / 1024 / 1024, 1)
+    except OSError:
+        pass
+    return None
+
+
+def _git_commit() -> str | None:
+    try:
+        out = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=5,
+            check=True,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return out.stdout.strip() or None
+
+
+def _version(package: str) -> str:
+    try:
+        return metadata.version(package)
+    except metadata.PackageNotFoundError:
+        return "not installed"
+
+
+def meta(mode: str, network: dict[str, Any], sizes: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "mode": mode,
+        "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        "commit": _git_commit(),
+        "machine": {
+            "cpu": _cpu_model(),
+            "cores": os.cpu_count(),
+            "memory_gb": _memory_gb(),
+            "os": platform.platform(),
+        },
+        "versions": {
+            "python": sys.version.split()[0],
+            "tui-bot": _version("tui-bot"),
+            **{p: _version(p) for p in PACKAGES},
+        },
+        "network": network,
+        "sizes": sizes,
+        "timing": "median of repeats (time.perf_counter_ns) after warm-up calls",
+    }
+
+
+def results_dict(
+    rows: list[Row], scaling: list[dict[str, Any]], skipped: list[str], meta: dict[str, Any]
+) -> dict[str, Any]:
+    by_name = {r.name: r for r in rows}
+    return {
+        "meta": meta,
+        "rows": [r.to_json(by_name) for r in rows],
+        "scaling": scaling,
+        "skipped": skipped,
+        "notes": {
+            r.name: {
+                "baseline": r.baseline_label,
+                "ours": r.ours_label,
+                "check": r.check,
+                "details": r.details,
+            }
+            for r in rows
+        },
+    }
+
+
+# -- documents ------------------------------------------------------------------------------------
+
+
+def _versions_line(meta: dict[str, Any]) -> str:
+    return ", ".join(f"{k} {v}" for k, v in meta["versions"].items())
+
+
+def benchmarks_md(results: dict[str, Any]) -> str:
+    meta = results["meta"]
+    machine = meta["machine"]
+    net = meta["network"]
+    lines = [
+        "# Benchmarks",
+        "",
+        "<!-- Generated by `python -m benchmarks` from benchmarks/results.json: do not edit; "
+        "rerun the suite. -->",
+        "",
+        "Every row runs a naive baseline and our implementation in the same process, on the "
+        "same data, and checks that both compute the same result; times are medians of "
+        "repeats (`time.perf_counter_ns`) after warm-up. The seed's figures are the reference "
+        "design's performance table; the goals are this project's.",
+        "",
+        f"- Date: {meta['date']}" + (f" (commit {meta['commit']})" if meta["commit"] else ""),
+        f"- Machine: {machine['cpu']}, {machine['cores']} cores, "
+        f"{machine['memory_gb']} GB, {machine['os']}",
+        f"- Versions: {_versions_line(meta)}",
+        f"- Simulated network for scans and cycles: {net['latency_ms']:g} ms per call, "
+        f"{net['rate_limit_per_s']:g} requests/s, {net['workers']} parallel workers "
+        "(the simulator's and scanner's defaults)",
+        "",
+        "## Results",
+        "",
+        markdown_table(HEADERS, table_cells(results)),
+        "",
+        "Ratio = baseline / ours: how many times faster (or smaller) ours is; for "
+        "`saved_samples_reduction_pct` it is the naive save's bytes / ours. "
+        "`indicators_talib_ms_200x500` compares ours with TA-Lib: there the baseline column "
+        "is TA-Lib and the goal is to stay within 3x of it.",
+    ]
+    if results["scaling"]:
+        lines += [
+            "",
+            "## How a cycle's cost grows with the universe",
+            "",
+            "Our engine, whole cycles (`Engine.run_cycle`), every symbol scanned: cached = "
+            "inside the scan cache TTL (the next cycle 60 s later); uncached = after the cache "
+            "expired, with a new candle for every symbol. CPU = process CPU time during the "
+            "cycle; the rest of the wall time is waiting for the simulated exchange.",
+            "",
+            markdown_table(SCALING_HEADERS, scaling_cells(results), code_first=False),
+        ]
+    lines += ["", "## What each row measures", ""]
+    for row in results["rows"]:
+        note = results["notes"][row["name"]]
+        lines += [
+            f"- `{row['name']}`: baseline: {note['baseline']}. Ours: {note['ours']}. "
+            f"Checked: {note['check']}.",
+        ]
+    lines += ["", "## Goals, and what limits each number", ""]
+    for row in results["rows"]:
+        goal = row["goal"]
+        status = ""
+        if goal is not None:
+            status = (
+                f"goal {_goal_text(row)} ({fmt(goal['threshold'])} {row['unit']}): "
+                f"{'met' if goal['met'] else 'MISSED'}. "
+            )
+        limit = LIMITS.get(row["name"], "")
+        lines.append(f"- `{row['name']}`: {status}{limit}")
+    if results["skipped"]:
+        lines += ["", "Skipped: " + "; ".join(results["skipped"]) + "."]
+    lines += ["", "## Profiles and fixes", "", PROFILES.rstrip()]
+    lines += [
+        "",
+        "## Reproduce",
+        "",
+        "```",
+        "make bench                               # or: .venv/bin/python -m benchmarks",
+        ".venv/bin/python -m benchmarks --quick   # seconds; what CI runs; writes to a temp dir",
+        ".venv/bin/python -m benchmarks --render  # only re-render the docs from results.json",
+        "```",
+        "",
+        "A full run (a few minutes) rewrites benchmarks/results.json, this file and the table "
+        "in README.md; `--quick` also checks that those three still agree. "
+        "Timings on a shared 2-core VM vary by up to ~2x between runs; compare the columns "
+        "of one run, not runs.",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def readme_block(results: dict[str, Any]) -> str:
+    meta = results["meta"]
+    return "\n".join(
+        [
+            README_START,
+            f"Measured on {meta['machine']['cpu']} ({meta['machine']['cores']} cores), "
+            f"{meta['date']}; details, the scaling table and what limits each number in "
+            "[BENCHMARKS.md](BENCHMARKS.md).",
+            "",
+            markdown_table(HEADERS, table_cells(results)),
+            README_END,
+        ]
+    )
+
+
+def replace_readme_block(text: str, block: str) -> str | None:
+    """README text with the block between the markers replaced; None if there are none."""
+    start, end = text.find(README_START), text.find(README_END)
+    if start < 0 or end < start:
+        return None
+    return text[:start] + block + text[end + len(README_END) :]
+
+
+def write(results: dict[str, Any], out_dir: Path | None) -> list[Path]:
+    """results.json + BENCHMARKS.md (+ the README block for a full run into the repo)."""
+    json_path = RESULTS if out_dir is None else out_dir / "results.json"
+    md_path = BENCHMARKS_MD if out_dir is None else out_dir / "BENCHMARKS.md"
+    json_path.parent.mkdir(parents=True, exist_ok=True)
+    json_path.write_text(json.dumps(results, indent=2) + "\n")
+    md_path.write_text(benchmarks_md(results))
+    written = [json_path, md_path]
+    if out_dir is None and README.exists():
+        updated = replace_readme_block(README.read_text(), readme_block(results))
+        if updated is not None:
+            README.write_text(updated)
+            written.append(README)
+    return written
+
+
+def committed_docs_problems() -> list[str]:
+    """Does the committed results.json render to the committed BENCHMARKS.md and README table?"""
+    if not RESULTS.exists():
+        return []
+    results = json.loads(RESULTS.read_text())
+    problems = []
+    if not BENCHMARKS_MD.exists() or BENCHMARKS_MD.read_text() != benchmarks_md(results):
+        problems.append(
+            f"{BENCHMARKS_MD.name} does not match {RESULTS.name}: rerun the suite, or "
+            "python -m benchmarks --render after changing only the text"
+        )
+    readme = README.read_text() if README.exists() else ""
+    if replace_readme_block(readme, readme_block(results)) != readme:
+        problems.append(
+            f"README.md's benchmark table does not match {RESULTS.name}: "
+            "python -m benchmarks --render"
+        )
+    return problems

@@ -1,0 +1,599 @@
+"""Real exchanges through ccxt.async_support: one client per process, retries, backoff, no leaks.
+
+- Configuration: our defaults (rate limiter on, spot markets) deep-merged with
+  `[exchange.ccxt_config]` untouched (nested tables included: options, urls, timeout, ...); API
+  credentials only from the environment, and only when trading live.
+- Errors: every ccxt exception becomes one of `tui_bot.exchange.errors`, its text scrubbed of
+  secrets and signatures (ccxt puts request URLs and bodies in its messages). A malformed answer
+  (truncated JSON, wrong shape) is a NetworkError, never a half-parsed order.
+- Reads are retried with jittered exponential backoff, a bounded number of times. Orders are not:
+  after a doubtful create_order the caller looks the order up by its client order id first.
+  A request that got no answer at all may still be on its way, so "not found" is only believed
+  once it can no longer execute: `settle_seconds` after it was sent (the exchange's recvWindow,
+  10 s on Binance, plus a second), and likewise for orders a crashed process may have sent just
+  before this one started.
+- Rate limits (429 / 418 / DDoSProtection / RateLimitExceeded): every request waits out
+  Retry-After (or a growing pause), and for a while fewer requests may be in flight at once.
+  A pause longer than `max_wait_seconds` fails calls at once instead of sending anything.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import copy
+import logging
+import math
+import random
+import time
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any
+
+from tui_bot.exchange.base import Candle, Market, Order, Ticker
+from tui_bot.exchange.errors import (
+    AuthenticationError,
+    ExchangeError,
+    InsufficientFunds,
+    InvalidOrder,
+    NetworkError,
+    OrderNotFound,
+    RateLimited,
+    RequestTimeout,
+)
+from tui_bot.redact import redact, register
+
+AlertFn = Callable[[str, str, str], None]  # level, source, message
+_log = logging.getLogger("tui_bot.ccxt")
+DEFAULT_CONFIG: dict[str, Any] = {"enableRateLimit": True, "options": {"defaultType": "spot"}}
+# A spot bot needs spot markets only: fewer requests to load them, none of them signed.
+SPOT_DEFAULTS: dict[str, dict[str, Any]] = {
+    "binance": {
+        "options": {"fetchMarkets": {"types": ["spot"]}, "fetchMargins": False,
+                    "fetchCurrencies": False},
+    },
+}  # fmt: skip
+ENV_CREDENTIALS = {
+    "apiKey": "TUI_BOT_API_KEY",
+    "secret": "TUI_BOT_API_SECRET",
+    "password": "TUI_BOT_API_PASSWORD",
+}
+MAX_MESSAGE = 300
+LOAD_MARKETS_ATTEMPTS = 6
+_response: contextvars.ContextVar[dict[str, Any] | None] = contextvars.ContextVar(
+    "tui_bot_ccxt_response", default=None
+)
+
+
+def deep_merge(base: Mapping[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:
+    """A copy of `base` with `override` merged in; nested mappings merge, everything else wins."""
+    merged = copy.deepcopy(dict(base))
+    for key, value in override.items():
+        if isinstance(value, Mapping) and isinstance(merged.get(key), Mapping):
+            merged[key] = deep_merge(merged[key], value)
+        else:
+            merged[key] = copy.deepcopy(value)
+    return merged
+
+
+def credentials_from_env(env: Mapping[str, str]) -> dict[str, str]:
+    """apiKey / secret / password from TUI_BOT_API_*; only those that are set."""
+    found = {name: env.get(var, "").strip() for name, var in ENV_CREDENTIALS.items()}
+    return {name: value for name, value in found.items() if value}
+
+
+def build_config(
+    ccxt_config: Mapping[str, Any],
+    credentials: Mapping[str, str] | None = None,
+    exchange: str = "",
+) -> dict[str, Any]:
+    defaults = deep_merge(DEFAULT_CONFIG, SPOT_DEFAULTS.get(exchange, {}))
+    config = deep_merge(defaults, ccxt_config)
+    for name in ENV_CREDENTIALS:  # never from the config file (config.py refuses them anyway)
+        config.pop(name, None)
+    config.update(credentials or {})
+    return config
+
+
+def exchange_ids() -> list[str]:
+    import ccxt.async_support as ccxt_async
+
+    return list(ccxt_async.exchanges)
+
+
+class _Gate:
+    """How many requests may be in flight, and until when nothing may be sent at all."""
+
+    def __init__(self, limit: int) -> None:
+        self.normal = max(1, limit)
+        self.limit = self.normal
+        self.in_flight = 0
+        self.paused_until = 0.0  # time.monotonic()
+        self.reduced_until = 0.0
+        self._waiters: list[asyncio.Future[None]] = []
+
+    def pause_left(self) -> float:
+        return max(0.0, self.paused_until - time.monotonic())
+
+    async def acquire(self, max_wait: float) -> None:
+        while True:
+            left = self.pause_left()
+            if left > max_wait:
+                raise RateLimited(f"rate limited: cooling down for {left:.0f} s", retry_after=left)
+            if left > 0:
+                await asyncio.sleep(left)
+                continue
+            if time.monotonic() >= self.reduced_until:
+                self.limit = self.normal
+            if self.in_flight < self.limit:
+                self.in_flight += 1
+                return
+            waiter = asyncio.get_running_loop().create_future()
+            self._waiters.append(waiter)
+            try:
+                await waiter
+            finally:
+                if waiter in self._waiters:
+                    self._waiters.remove(waiter)
+
+    def release(self) -> None:
+        """Wake every waiter; each checks again (a woken one may have been cancelled since)."""
+        self.in_flight -= 1
+        waiters, self._waiters = self._waiters, []
+        for waiter in waiters:
+            if not waiter.done():
+                waiter.set_result(None)
+
+    def penalize(self, pause: float, cooldown: float) -> None:
+        now = time.monotonic()
+        self.paused_until = max(self.paused_until, now + pause)
+        self.limit = max(1, self.limit // 2)
+        self.reduced_until = now + cooldown
+
+
+def _instrumented(cls: type) -> type:
+    """The ccxt class, plus: response headers kept for the caller (Retry-After), and a body
+    that starts like JSON but does not parse raised as BadResponse instead of passed on."""
+    import ccxt
+
+    class Instrumented(cls):  # type: ignore[misc, valid-type]
+        def on_rest_response(self, code, reason, url, method, response_headers, *args):  # type: ignore[no-untyped-def]
+            holder = _response.get()
+            if holder is not None:
+                holder["status"] = code
+                holder["headers"] = dict(response_headers or {})
+            return super().on_rest_response(code, reason, url, method, response_headers, *args)
+
+        def log(self, *args):  # type: ignore[no-untyped-def]
+            """ccxt's verbose output (request headers included) goes through the log, scrubbed,
+            never straight to stdout."""
+            _log.debug(redact(" ".join(str(a) for a in args)))
+
+        def parse_json(self, http_response):  # type: ignore[no-untyped-def]
+            result = super().parse_json(http_response)
+            if result is None and isinstance(http_response, str):
+                text = http_response.strip()
+                if text and text[0] in "{[":
+                    raise ccxt.BadResponse(f"{self.id} malformed JSON in the answer")
+            return result
+
+    Instrumented.__name__ = cls.__name__
+    Instrumented.__qualname__ = cls.__qualname__
+    return Instrumented
+
+
+class CcxtExchange:
+    """The Exchange protocol over one `ccxt.async_support.<name>` client."""
+
+    def __init__(
+        self,
+        name: str,
+        ccxt_config: Mapping[str, Any] | None = None,
+        *,
+        sandbox: bool = False,
+        credentials: Mapping[str, str] | None = None,
+        max_in_flight: int = 10,
+        retries: int = 3,
+        backoff_seconds: float = 0.25,
+        cooldown_seconds: float = 60.0,
+        max_wait_seconds: float = 30.0,
+        settle_seconds: float | None = None,
+        alert: AlertFn | None = None,
+    ) -> None:
+        import ccxt.async_support as ccxt_async
+
+        if name not in ccxt_async.exchanges:
+            raise ValueError(f"{name!r} is not a ccxt exchange id")
+        register((credentials or {}).values())
+        self.id = name
+        self.retries = max(1, retries)
+        self.backoff_seconds = backoff_seconds
+        self.cooldown_seconds = cooldown_seconds
+        self.max_wait_seconds = max_wait_seconds
+        self.alert = alert
+        self.has_credentials = bool(credentials)
+        self._gate = _Gate(max_in_flight)
+        self._rate_limit_streak = 0
+        self._alerted: dict[str, float] = {}
+        self._failing_since: float | None = None
+        self._markets: dict[str, Market] | None = None
+        self._markets_lock = asyncio.Lock()
+        self._started = time.monotonic()
+        self._in_doubt: dict[str, float] = {}  # client id -> when an unanswered send is settled
+        self.last_prices: dict[str, float] = {}
+        cls = _instrumented(getattr(ccxt_async, name))
+        self.client = cls(build_config(ccxt_config or {}, credentials, name))
+        options = self.client.options
+        window = options.get("recvWindow")
+        if settle_seconds is None:
+            settle_seconds = (float(window) / 1000 if window else 10.0) + 1.0
+        self.settle_seconds = settle_seconds
+        options["warnOnFetchOpenOrdersWithoutSymbol"] = False
+        if isinstance(options.get("fetchOpenOrders"), dict):
+            options["fetchOpenOrders"]["warnWithoutSymbol"] = False
+        if sandbox:
+            try:
+                self.client.set_sandbox_mode(True)
+            except Exception as e:
+                raise ValueError(f"{name} has no sandbox/testnet in ccxt ({_text(e)})") from None
+
+    @property
+    def rate_limited_for(self) -> float:
+        """Seconds until requests may be sent again (0 when not cooling down)."""
+        return self._gate.pause_left()
+
+    @property
+    def max_in_flight(self) -> int:
+        return self._gate.limit
+
+    # -- market data -----------------------------------------------------------------------
+    async def load_markets(self) -> dict[str, Market]:
+        if self._markets is None:
+            async with self._markets_lock:
+                if self._markets is None:
+                    self._markets = await self._load_markets()
+        return self._markets
+
+    async def _load_markets(self) -> dict[str, Market]:
+        attempts = max(self.retries, LOAD_MARKETS_ATTEMPTS)  # several requests at once
+        try:
+            return await self._call("load_markets", self.client.load_markets, attempts=attempts)
+        except AuthenticationError as e:
+            if not self.has_credentials:
+                raise
+            # Some exchanges sign part of market loading (binance: currencies, margin pairs).
+            # Market data must not depend on the key: load it without, and say so.
+            self._notify("error", "auth", f"authentication failed: check your API key ({e})")
+            client = self.client
+            saved = {name: getattr(client, name, None) for name in ENV_CREDENTIALS}
+            for name in ENV_CREDENTIALS:
+                setattr(client, name, "")
+            try:
+                return await self._call("load_markets", client.load_markets, attempts=attempts)
+            finally:
+                for name, value in saved.items():
+                    setattr(client, name, value)
+
+    async def fetch_tickers(self, symbols: list[str] | None = None) -> dict[str, Ticker]:
+        await self.load_markets()
+        tickers = await self._call("fetch_tickers", self.client.fetch_tickers, symbols)
+        for symbol, ticker in tickers.items():
+            last = ticker.get("last") or ticker.get("close")
+            if last:
+                self.last_prices[symbol] = float(last)
+        return tickers
+
+    async def fetch_ohlcv(
+        self, symbol: str, timeframe: str = "5m", since: int | None = None, limit: int | None = None
+    ) -> list[Candle]:
+        await self.load_markets()
+        return await self._call(
+            "fetch_ohlcv", self.client.fetch_ohlcv, symbol, timeframe, since, limit
+        )
+
+    async def fetch_order_book(self, symbol: str, limit: int | None = None) -> dict[str, Any]:
+        await self.load_markets()
+        return await self._call("fetch_order_book", self.client.fetch_order_book, symbol, limit)
+
+    # -- account ---------------------------------------------------------------------------
+    async def fetch_balance(self) -> dict[str, Any]:
+        await self.load_markets()
+        return await self._call("fetch_balance", self.client.fetch_balance)
+
+    async def fetch_open_orders(self, symbol: str | None = None) -> list[Order]:
+        await self.load_markets()
+        return await self._call("fetch_open_orders", self.client.fetch_open_orders, symbol)
+
+    async def fetch_my_trades(
+        self, symbol: str | None = None, since: int | None = None, limit: int | None = None
+    ) -> list[dict[str, Any]]:
+        await self.load_markets()
+        return await self._call(
+            "fetch_my_trades", self.client.fetch_my_trades, symbol, since, limit
+        )
+
+    # -- orders ----------------------------------------------------------------------------
+    async def create_order(
+        self,
+        symbol: str,
+        type: str,
+        side: str,
+        amount: float,
+        price: float | None = None,
+        params: dict[str, Any] | None = None,
+    ) -> Order:
+        """Rounded to the market's precision and checked against its limits, then sent once."""
+        markets = await self.load_markets()
+        market = markets.get(symbol)
+        if market is None:
+            raise InvalidOrder(f"{self.id}: unknown market {symbol}")
+        if market.get("active") is False:
+            raise InvalidOrder(f"{self.id}: market {symbol} is not trading")
+        amount, price = self._rounded(market, amount, price)
+        self._check_limits(market, amount, price)
+        client_id = (params or {}).get("clientOrderId")
+        sent = time.monotonic()
+        try:
+            return await self._call(
+                "create_order",
+                self.client.create_order,
+                symbol,
+                type,
+                side,
+                amount,
+                price,
+                dict(params or {}),
+                retry=False,
+            )
+        except NetworkError as e:
+            unanswered = isinstance(e, RequestTimeout) or not getattr(e, "answered", True)
+            if client_id and unanswered and not isinstance(e, RateLimited):
+                self._in_doubt[str(client_id)] = sent + self.settle_seconds
+            raise
+
+    def _rounded(
+        self, market: Market, amount: float, price: float | None
+    ) -> tuple[float, float | None]:
+        symbol = market["symbol"]
+        try:
+            amount = float(self.client.amount_to_precision(symbol, amount))
+            if price is not None:
+                price = float(self.client.price_to_precision(symbol, price))
+        except Exception as e:  # ccxt raises InvalidOrder when the amount rounds to nothing
+            raise InvalidOrder(
+                f"{symbol}: amount {amount:.10g} is below the market's precision ({_text(e)})"
+            ) from None
+        return amount, price
+
+    def _check_limits(self, market: Market, amount: float, price: float | None) -> None:
+        symbol = market["symbol"]
+        limits = market.get("limits") or {}
+        low = (limits.get("amount") or {}).get("min")
+        high = (limits.get("amount") or {}).get("max")
+        if amount <= 0 or (low and amount < float(low)):
+            raise InvalidOrder(f"{symbol}: amount {amount:.10g} is below the market minimum {low}")
+        if high and amount > float(high):
+            raise InvalidOrder(f"{symbol}: amount {amount:.10g} is above the market maximum {high}")
+        ref = price if price is not None else self.last_prices.get(symbol)
+        min_cost = (limits.get("cost") or {}).get("min")
+        if ref and min_cost and amount * ref < float(min_cost):
+            raise InvalidOrder(
+                f"{symbol}: order value {amount * ref:.4f} is below the market minimum {min_cost}"
+            )
+
+    async def fetch_order(
+        self, id: str | None, symbol: str | None = None, params: dict[str, Any] | None = None
+    ) -> Order:
+        params = dict(params or {})
+        client_id = params.get("clientOrderId")
+        await self.load_markets()
+        if id is not None or not client_id:
+            order = await self._call("fetch_order", self.client.fetch_order, id, symbol, params)
+        else:
+            order = await self._find_by_client_id(str(client_id), symbol)
+        return await self._with_fees(order)
+
+    async def _with_fees(self, order: Order) -> Order:
+        """An order looked up later often comes without its fees (Binance's GET /order has
+        none): take them from the account's trades of that order."""
+        fee = order.get("fee") or {}
+        if not float(order.get("filled") or 0) or fee.get("cost") is not None:
+            return order
+        if not self.client.has.get("fetchMyTrades") or not order.get("symbol"):
+            return order
+        trades = await self._call(
+            "fetch_my_trades",
+            self.client.fetch_my_trades,
+            order["symbol"],
+            None,
+            None,
+            {"orderId": order["id"]},
+        )
+        costs: dict[str, float] = {}
+        for trade in trades:
+            trade_fee = trade.get("fee") or {}
+            if str(trade.get("order")) == str(order["id"]) and trade_fee.get("cost") is not None:
+                currency = trade_fee.get("currency") or ""
+                costs[currency] = costs.get(currency, 0.0) + float(trade_fee["cost"])
+        if len(costs) == 1:
+            [(currency, cost)] = costs.items()
+            order = {**order, "fee": {"cost": cost, "currency": currency}}
+        if costs:
+            order["fees"] = [{"cost": c, "currency": k} for k, c in costs.items()]
+        return order
+
+    async def _find_by_client_id(self, client_id: str, symbol: str | None) -> Order:
+        """By client order id; "not found" only once no unanswered send can still execute."""
+        try:
+            return await self._lookup_client_id(client_id, symbol)
+        except OrderNotFound:
+            settled = self._in_doubt.get(client_id, self._started + self.settle_seconds)
+            wait = settled - time.monotonic()
+            if wait <= 0:
+                self._in_doubt.pop(client_id, None)
+                raise
+        await asyncio.sleep(wait)  # a send may still be on its way: look again once it cannot
+        self._in_doubt.pop(client_id, None)
+        return await self._lookup_client_id(client_id, symbol)
+
+    async def _lookup_client_id(self, client_id: str, symbol: str | None) -> Order:
+        """fetch_order by client order id if the exchange takes one, else search its orders."""
+        has = self.client.has
+        if has.get("fetchOrder"):
+            try:
+                return await self._call(
+                    "fetch_order",
+                    self.client.fetch_order,
+                    None,
+                    symbol,
+                    {"clientOrderId": client_id},
+                )
+            except (OrderNotFound, NetworkError, AuthenticationError):
+                raise
+            except ExchangeError:
+                pass  # this exchange wants an exchange id: search instead
+        searches: list[tuple[str, Callable[..., Awaitable[Any]]]] = []
+        if has.get("fetchOpenOrders"):
+            searches.append(("fetch_open_orders", self.client.fetch_open_orders))
+        if has.get("fetchOrders"):
+            searches.append(("fetch_orders", self.client.fetch_orders))
+        elif has.get("fetchClosedOrders"):
+            searches.append(("fetch_closed_orders", self.client.fetch_closed_orders))
+        for what, method in searches:
+            for order in await self._call(what, method, symbol):
+                if order.get("clientOrderId") == client_id:
+                    return order
+        raise OrderNotFound(f"{self.id}: no order with client order id {client_id}")
+
+    async def cancel_order(self, id: str, symbol: str | None = None) -> Order:
+        await self.load_markets()
+        return await self._call("cancel_order", self.client.cancel_order, id, symbol, retry=False)
+
+    async def close(self) -> None:
+        await self.client.close()
+
+    # -- calls, errors, backoff ------------------------------------------------------------
+    async def _call(
+        self,
+        what: str,
+        method: Callable[..., Awaitable[Any]],
+        *args: Any,
+        retry: bool = True,
+        attempts: int | None = None,
+    ) -> Any:
+        attempts = (attempts or self.retries) if retry else 1
+        for attempt in range(attempts):
+            await self._gate.acquire(self.max_wait_seconds)
+            holder: dict[str, Any] = {}
+            token = _response.set(holder)
+            try:
+                result = await method(*args)
+            except Exception as e:
+                error = self._map(e, holder, what)
+            else:
+                self._succeeded()
+                return result
+            finally:
+                _response.reset(token)
+                self._gate.release()
+            if isinstance(error, RateLimited):
+                self._rate_limited(error, what)
+            last = not retry or attempt == attempts - 1
+            if last or not isinstance(error, NetworkError):
+                if isinstance(error, NetworkError) and self._failing_since is None:
+                    self._failing_since = time.monotonic()
+                raise error
+            if not isinstance(error, RateLimited):  # a rate limit waits in the gate instead
+                await asyncio.sleep(self._delay(attempt))
+        raise AssertionError("unreachable")
+
+    def _delay(self, attempt: int) -> float:
+        return self.backoff_seconds * (2**attempt) * (0.5 + random.random())
+
+    def _map(self, e: Exception, holder: dict[str, Any], what: str) -> ExchangeError:
+        error = self._map_exception(e, what)
+        error.answered = holder.get("status") is not None  # type: ignore[attr-defined]
+        if isinstance(error, RateLimited):
+            error.retry_after = _retry_after(holder.get("headers"))
+        return error
+
+    def _map_exception(self, e: Exception, what: str) -> ExchangeError:
+        import ccxt
+
+        text = f"{what}: {_text(e)}"
+        if isinstance(e, ExchangeError):
+            return e
+        if isinstance(e, ccxt.DDoSProtection | ccxt.RateLimitExceeded):
+            return RateLimited(text)
+        if isinstance(e, ccxt.RequestTimeout):
+            return RequestTimeout(text)
+        if isinstance(e, ccxt.OperationFailed):  # NetworkError, ExchangeNotAvailable, BadResponse
+            return NetworkError(text)
+        if isinstance(e, ccxt.AuthenticationError):
+            return AuthenticationError(text)
+        if isinstance(e, ccxt.InsufficientFunds):
+            return InsufficientFunds(text)
+        if isinstance(e, ccxt.OrderNotFound):
+            return OrderNotFound(text)
+        if isinstance(e, ccxt.DuplicateOrderId) or "duplicate" in text.lower():
+            return InvalidOrder(f"duplicate clientOrderId: {text}")
+        if isinstance(e, ccxt.InvalidOrder):
+            return InvalidOrder(text)
+        if isinstance(e, ccxt.BadRequest) and what == "create_order":
+            return InvalidOrder(text)
+        if isinstance(e, ccxt.BaseError):
+            return ExchangeError(text)
+        if isinstance(e, TimeoutError):
+            return RequestTimeout(text)
+        if isinstance(e, OSError):
+            return NetworkError(text)
+        if isinstance(e, TypeError | ValueError | KeyError | AttributeError | IndexError):
+            return NetworkError(f"{what}: malformed answer from {self.id} ({type(e).__name__})")
+        raise e
+
+    def _rate_limited(self, error: RateLimited, what: str) -> None:
+        self._rate_limit_streak += 1
+        pause = error.retry_after
+        if pause is None:
+            pause = min(60.0, 2.0 ** (self._rate_limit_streak - 1))
+        pause = max(0.0, pause)
+        error.retry_after = pause
+        self._gate.penalize(pause, self.cooldown_seconds)
+        self._notify(
+            "warning",
+            "rate_limit",
+            f"{self.id} rate limit on {what}: pausing requests {pause:.1f} s, at most "
+            f"{self._gate.limit} in flight for {self.cooldown_seconds:.0f} s",
+        )
+
+    def _succeeded(self) -> None:
+        self._rate_limit_streak = 0
+        if self._failing_since is not None:
+            down = time.monotonic() - self._failing_since
+            self._failing_since = None
+            self._notify("info", "recovered", f"{self.id} is answering again (after {down:.0f} s)")
+
+    def _notify(self, level: str, kind: str, message: str, every: float = 30.0) -> None:
+        """An alert, at most one of a kind every `every` seconds (a flood helps nobody)."""
+        now = time.monotonic()
+        if now - self._alerted.get(kind, -math.inf) < every:
+            return
+        self._alerted[kind] = now
+        if self.alert is not None:
+            self.alert(level, "exchange", message)
+
+
+def _retry_after(headers: Mapping[str, Any] | None) -> float | None:
+    for key, value in (headers or {}).items():
+        if str(key).lower() == "retry-after":
+            try:
+                seconds = float(value)
+            except (TypeError, ValueError):
+                return None
+            return seconds if math.isfinite(seconds) and seconds >= 0 else None
+    return None
+
+
+def _text(e: BaseException) -> str:
+    """An exception's message, scrubbed of secrets and cut to a readable length."""
+    text = redact(f"{e}" or type(e).__name__)
+    return text if len(text) <= MAX_MESSAGE else text[: MAX_MESSAGE - 3] + "..."

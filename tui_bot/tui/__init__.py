@@ -1,0 +1,53 @@
+"""The Textual dashboard. Imported lazily by the CLI so the headless path never loads textual."""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from tui_bot.config import Settings
+
+LOG_FILE = "tui-bot.log"
+
+
+def run_dashboard(settings: Settings, verbose: bool = False) -> int:
+    """Open the dashboard on `settings`; returns the exit code once the engine has stopped."""
+    from tui_bot.tui.app import TuiBotApp
+
+    _log_to_file(settings, verbose)
+    _start_resource_tracker()
+    app = TuiBotApp(settings)
+    try:
+        result = app.run()
+    finally:
+        app.stop_engine()  # if the app ended any other way than `q`, still stop the engine cleanly
+    return result if isinstance(result, int) else (app.return_code or 0)
+
+
+def _start_resource_tracker() -> None:
+    """Start multiprocessing's resource tracker while sys.stderr is still the terminal.
+
+    Textual replaces sys.stderr with an object whose fileno() is -1; a training process spawned
+    later would then fail with "bad value(s) in fds_to_keep" when it starts the tracker.
+    """
+    from multiprocessing import resource_tracker
+
+    try:
+        resource_tracker.ensure_running()
+    except OSError:
+        pass
+
+
+def _log_to_file(settings: Settings, verbose: bool) -> None:
+    """Logs go to <storage dir>/tui-bot.log: a line on the terminal would be drawn over the
+    dashboard."""
+    path = settings.storage_dir / LOG_FILE
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        handler: logging.Handler = logging.FileHandler(path, encoding="utf-8")
+    except OSError:
+        handler = logging.NullHandler()
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    level = logging.DEBUG if verbose else logging.INFO
+    logging.basicConfig(level=level, handlers=[handler], force=True)

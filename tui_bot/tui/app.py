@@ -1,0 +1,328 @@
+"""The dashboard app: hosts the engine in a thread worker and renders its snapshots."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable, Sequence
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+from textual import events
+from textual.app import ComposeResult, SystemCommand
+from textual.binding import Binding
+from textual.containers import Container, Vertical
+from textual.screen import Screen
+from textual.theme import Theme
+from textual.widgets import Footer, Tab, Tabs
+
+from tui_bot.config import ConfigError, Settings, save_settings
+from tui_bot.engine import commands as cmd
+from tui_bot.engine.snapshot import Alert, Snapshot
+from tui_bot.tui.hosting import EngineHostApp, RuntimeFactory, default_runtime
+from tui_bot.tui.screens.confirm import ConfirmScreen
+from tui_bot.tui.screens.help import HelpScreen
+from tui_bot.tui.screens.settings import SettingsSaved, SettingsScreen
+from tui_bot.tui.themes import DEFAULT_THEME, FALLBACK_THEME, load_themes, theme_dirs
+from tui_bot.tui.widgets.alerts import AlertsTable
+from tui_bot.tui.widgets.caches import CachesTable
+from tui_bot.tui.widgets.equity import EquityPane
+from tui_bot.tui.widgets.opportunities import OpportunitiesTable
+from tui_bot.tui.widgets.positions import PositionsTable
+from tui_bot.tui.widgets.status_bar import StatusBar
+from tui_bot.tui.widgets.timings import TimingsTable
+
+COMPACT_WIDTH = 100  # narrower or lower than this: one pane group at a time, in tabs
+COMPACT_HEIGHT = 32
+TABS = {
+    "overview": "Overview",
+    "equity": "Equity",
+    "caches": "Caches",
+    "alerts": "Alerts",
+    "timings": "Timings",
+}
+TAB_FOCUS = {
+    "overview": "#positions",
+    "equity": "#equity",
+    "caches": "#caches",
+    "alerts": "#alerts",
+    "timings": "#timings",
+}
+HELP = (
+    ("p", "pause / resume the cycle (the running cycle finishes first)"),
+    ("r", "scan now, bypassing the market scan cache"),
+    ("t", "retrain the model now (in a separate process)"),
+    ("c", "close the selected position at market (asks first)"),
+    ("s", "settings: edit, apply to the running bot, save"),
+    ("ctrl+t", "next theme (saved in [ui] theme)"),
+    ("?", "this help"),
+    ("q", "quit: finish the phase, save state, restore the terminal"),
+)
+DASHBOARD_ACTIONS = frozenset(
+    {"pause", "scan_now", "retrain", "close_position", "settings", "next_theme", "help", "quit"}
+    | {"tab"}
+)
+
+
+class TuiBotApp(EngineHostApp):
+    CSS_PATH = "app.tcss"
+    TITLE = "tui-bot"
+    BINDINGS = [
+        Binding("p", "pause", "Pause"),
+        Binding("r", "scan_now", "Scan"),
+        Binding("t", "retrain", "Retrain"),
+        Binding("c", "close_position", "Close"),
+        Binding("s", "settings", "Settings"),
+        Binding("ctrl+t", "next_theme", "Theme"),
+        Binding("question_mark", "help", "Help", key_display="?"),
+        Binding("q", "quit", "Quit"),
+        *(Binding(str(i), f"tab('{name}')", show=False) for i, name in enumerate(TABS, 1)),
+    ]
+
+    def __init__(
+        self,
+        settings: Settings,
+        runtime_factory: RuntimeFactory = default_runtime,
+        *,
+        start_engine: bool = True,
+        themes: Iterable[Path] | None = None,
+        monotonic: Callable[[], float] = time.monotonic,
+        backoff: float = 1.0,
+    ) -> None:
+        super().__init__(
+            settings,
+            runtime_factory,
+            start_engine=start_engine,
+            monotonic=monotonic,
+            backoff=backoff,
+        )
+        self.config_path = settings.path or Path("config.toml")
+        if settings.exchange.name == "sim":
+            self.engine_speed = settings.sim.speed
+        self._main_screen: Screen[Any] | None = None
+        self._startup_warnings: list[tuple[str, str]] = [("config", w) for w in settings.warnings]
+        self.theme_names = self._load_themes(
+            theme_dirs(settings.path) if themes is None else themes
+        )
+
+    # -- layout ------------------------------------------------------------------------------
+    def compose(self) -> ComposeResult:
+        sim = self.settings.exchange.name == "sim"
+        with Vertical(id="main"):
+            yield StatusBar(
+                speed=self.engine_speed,
+                monotonic=self._monotonic,
+                stake=self.settings.bot.stake_currency,
+                mode="SIMULATED" if sim else "PAPER",  # until the first snapshot says
+                id="status",
+            )
+            yield Tabs(*(Tab(label, id=f"tab-{name}") for name, label in TABS.items()), id="tabs")
+            with Container(id="panes", classes="-tab-overview"):
+                yield PositionsTable(id="positions", classes="pane tab-overview")
+                yield CachesTable(id="caches", classes="pane tab-caches")
+                yield OpportunitiesTable(id="opportunities", classes="pane tab-overview")
+                yield TimingsTable(id="timings", classes="pane tab-timings")
+                yield EquityPane(id="equity", classes="pane tab-equity")
+                yield AlertsTable(id="alerts", classes="pane tab-alerts")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self._main_screen = self.screen
+        self.query_one(TimingsTable).slow_seconds = self.settings.monitor.slow_operation_seconds
+        self._apply_layout(self.size.width, self.size.height)
+        self.theme_changed_signal.subscribe(self, self._restyle)
+        for source, warning in self._startup_warnings:
+            self.add_alert("warning", source, warning)
+        self.query_one(PositionsTable).focus()
+        self.install_signal_handlers()
+        if self._start_engine_on_mount:
+            self.call_after_refresh(self.start_engine)  # paint first, then the heavy imports
+
+    def on_resize(self, event: events.Resize) -> None:
+        self._apply_layout(event.size.width, event.size.height)
+
+    def _apply_layout(self, width: int, height: int) -> None:
+        compact = width < COMPACT_WIDTH or height < COMPACT_HEIGHT
+        self.query_one("#main").set_class(compact, "-compact")
+        self.query_one(Footer).compact = compact
+
+    def on_tabs_tab_activated(self, event: Tabs.TabActivated) -> None:
+        name = (event.tab.id or "tab-overview").removeprefix("tab-")
+        panes = self.query_one("#panes")
+        for tab in TABS:
+            panes.set_class(tab == name, f"-tab-{tab}")
+
+    def action_tab(self, name: str) -> None:
+        self.query_one(Tabs).active = f"tab-{name}"
+        self.call_after_refresh(self.query_one(TAB_FOCUS[name]).focus)
+
+    @property
+    def compact(self) -> bool:
+        return self.query_one("#main").has_class("-compact")
+
+    # -- snapshots ---------------------------------------------------------------------------
+    def show_snapshot(self, snapshot: Snapshot) -> None:
+        with self.batch_update():
+            self.query_one(StatusBar).show(snapshot)
+            for pane in self._panes():
+                pane.show(snapshot)
+
+    def _panes(self) -> Sequence[Any]:
+        return [
+            self.query_one(PositionsTable),
+            self.query_one(OpportunitiesTable),
+            self.query_one(CachesTable),
+            self.query_one(AlertsTable),
+            self.query_one(TimingsTable),
+            self.query_one(EquityPane),
+        ]
+
+    def _restyle(self, theme: Theme) -> None:
+        with self.batch_update():
+            for pane in self._panes():
+                pane.restyle()
+
+    def show_engine_starting(self) -> None:
+        self.query_one(StatusBar).engine_starting()
+
+    def show_engine_failed(self, error: str, retry_in: float | None) -> None:
+        self.query_one(StatusBar).engine_failed(error, retry_in)
+
+    def add_alert(self, level: str, source: str, text: str, when: float | None = None) -> None:
+        when = self.engine_time() if when is None else when
+        self.query_one(AlertsTable).add_local(Alert(when, level, source, text))
+
+    # -- actions -----------------------------------------------------------------------------
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        # another screen is open (settings, help, a dialog): only its own keys work
+        return action not in DASHBOARD_ACTIONS or self.screen is self._main_screen
+
+    async def action_quit(self) -> None:
+        if self._quitting:
+            self.exit(0)  # second q: do not wait for the phase
+            return
+        running = self.engine_running
+        self.stop_engine()
+        if not running:
+            self.exit(0)
+            return
+        self.query_one(StatusBar).stopping()
+        self.notify("Stopping after the current phase… (q again to leave at once)", timeout=10)
+
+    def action_pause(self) -> None:
+        self._want_paused = not self._want_paused
+        status = self.query_one(StatusBar)
+        status.want_paused = self._want_paused
+        self.submit(cmd.Pause() if self._want_paused else cmd.Resume(), quiet=True)
+        status.refresh_state()
+        self.notify("Paused after the current cycle" if self._want_paused else "Resumed")
+
+    def action_scan_now(self) -> None:
+        if self.submit(cmd.ScanNow()):
+            self.notify("Scanning now (scan cache bypassed)")
+
+    def action_retrain(self) -> None:
+        if self.submit(cmd.RetrainNow()):
+            self.notify("Retraining the model in the background")
+
+    def action_close_position(self) -> None:
+        symbol = self.query_one(PositionsTable).selected_symbol()
+        if symbol is None:
+            self.notify("No position selected (Positions is empty)", severity="warning")
+            return
+        question = f"Close {symbol} at market now?"
+        self.push_screen(ConfirmScreen(question, "Close"), partial(self._close_answered, symbol))
+
+    def _close_answered(self, symbol: str, yes: bool | None) -> None:
+        if yes and self.submit(cmd.ClosePosition(symbol)):
+            self.notify(f"Closing {symbol}", markup=False)
+
+    def action_settings(self) -> None:
+        self.push_screen(SettingsScreen(self.settings, self.config_path), self._settings_done)
+
+    def _settings_done(self, result: SettingsSaved | None) -> None:
+        if result is None:
+            self.notify("Settings unchanged", timeout=3)
+            return
+        if not result.saved:
+            self.notify("Nothing to save: no value changed", timeout=3)
+            return
+        self.settings = result.settings
+        self.query_one(TimingsTable).slow_seconds = self.settings.monitor.slow_operation_seconds
+        if result.applied:
+            self.submit(cmd.ApplySettings(result.settings), quiet=True)
+        saved = ", ".join(f"{key} = {value}" for key, value in result.saved.items())
+        now = " and applied" if result.applied else ""
+        self.notify(f"Saved to {result.path.name}{now}: {saved}", markup=False)
+        for key, env in result.env_kept.items():
+            self.notify(
+                f"{key}: env {env} keeps winning until you unset it; saved to the file only",
+                severity="warning",
+                timeout=12,
+                markup=False,
+            )
+
+    def action_help(self) -> None:
+        self.push_screen(HelpScreen(HELP))
+
+    # -- themes ------------------------------------------------------------------------------
+    def _load_themes(self, directories: Iterable[Path]) -> tuple[str, ...]:
+        loaded = load_themes(directories)
+        for theme in loaded.themes:
+            self.register_theme(theme)
+        self._startup_warnings += [("theme", warning) for warning in loaded.warnings]
+        names = loaded.names or (FALLBACK_THEME,)
+        wanted = self.settings.ui.theme
+        if wanted not in self.available_themes:
+            fallback = DEFAULT_THEME if DEFAULT_THEME in names else names[0]
+            self._startup_warnings.append(
+                ("theme", f"[ui] theme = {wanted!r} not found; using {fallback!r}")
+            )
+            wanted = fallback
+        self.theme = wanted
+        return names
+
+    def action_next_theme(self) -> None:
+        names = self.theme_names
+        index = names.index(self.theme) if self.theme in names else -1
+        self.set_theme(names[(index + 1) % len(names)])
+
+    def set_theme(self, name: str) -> None:
+        self.theme = name
+        try:
+            save_settings(self.config_path, {"ui.theme": name})
+            self.settings = self.settings.with_values({"ui.theme": name})
+        except ConfigError as error:
+            self.notify(f"Theme {name} not saved: {error}", severity="error", markup=False)
+            return
+        self.notify(f"Theme: {name} (saved)", timeout=3, markup=False)
+
+    def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
+        if screen is self._main_screen:
+            yield SystemCommand(
+                "Pause / resume", "Pause or resume the trading cycle (p)", self.action_pause
+            )
+            yield SystemCommand(
+                "Scan now", "Run a cycle now, bypassing the scan cache (r)", self.action_scan_now
+            )
+            yield SystemCommand("Retrain now", "Retrain the model now (t)", self.action_retrain)
+            yield SystemCommand(
+                "Close position", "Close the selected position (c)", self.action_close_position
+            )
+            yield SystemCommand("Settings", "Edit and save the settings (s)", self.action_settings)
+            yield SystemCommand("Help", "Every key (?)", self.action_help)
+            yield SystemCommand(
+                "Next theme", "Switch to the next theme (ctrl+t)", self.action_next_theme
+            )
+            for name in self.theme_names:
+                yield SystemCommand(
+                    f"Theme: {name}",
+                    "Use this theme (saved as ui.theme in the config file)",
+                    partial(self.set_theme, name),
+                )
+        for command in super().get_system_commands(screen):
+            if command.title not in ("Theme", "Quit"):
+                yield command
+        yield SystemCommand(
+            "Quit", "Finish the current phase, save state and exit (q)", self.action_quit
+        )

@@ -1,0 +1,221 @@
+"""Engine hosting for the dashboard: the engine runs in one Textual thread worker with its own
+asyncio loop; snapshots come back as replaceable messages; a failure becomes an alert and the
+engine is rebuilt with backoff. The App subclass supplies the display hooks."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+import time
+from collections.abc import Callable
+from typing import Protocol
+
+from textual.app import App
+from textual.timer import Timer
+from textual.worker import Worker, WorkerState
+
+from tui_bot.config import ConfigError, Settings
+from tui_bot.engine import commands as cmd
+from tui_bot.engine.snapshot import Snapshot
+from tui_bot.tui.messages import EngineFailed, EngineNotice, SnapshotArrived
+
+log = logging.getLogger(__name__)
+
+MAX_BACKOFF = 30.0
+
+
+class EngineLike(Protocol):
+    def submit(self, command: cmd.Command) -> None: ...
+    def request_stop(self) -> None: ...
+    async def start(self) -> None: ...
+    async def run(self) -> None: ...
+
+
+class RuntimeLike(Protocol):
+    @property
+    def engine(self) -> EngineLike: ...
+    async def close(self) -> None: ...
+
+
+SnapshotSink = Callable[[Snapshot], None]
+RuntimeFactory = Callable[[Settings, SnapshotSink], RuntimeLike]
+
+
+def default_runtime(settings: Settings, on_snapshot: SnapshotSink) -> RuntimeLike:
+    from tui_bot.runtime import build_runtime  # imports numpy / sklearn: inside the worker thread
+
+    return build_runtime(settings, on_snapshot=on_snapshot)
+
+
+class EngineHostApp(App[int]):
+    """Starts, feeds, stops and restarts the engine. Subclasses draw what happens."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        runtime_factory: RuntimeFactory = default_runtime,
+        *,
+        start_engine: bool = True,
+        monotonic: Callable[[], float] = time.monotonic,
+        backoff: float = 1.0,
+    ) -> None:
+        super().__init__()
+        self.settings = settings
+        self.engine: EngineLike | None = None
+        self.snapshot: Snapshot | None = None
+        self.engine_speed = 1.0  # engine-clock seconds per wall second (the simulator's: 60)
+        self._runtime_factory = runtime_factory
+        self._start_engine_on_mount = start_engine
+        self._monotonic = monotonic
+        self._backoff = backoff
+        self._failures = 0
+        self._cycle_at_failure = -1
+        self._received = 0.0
+        self._quitting = False
+        self._want_paused = False
+        self._engine_worker: Worker[None] | None = None
+        self._restart_timer: Timer | None = None
+
+    # -- display hooks -----------------------------------------------------------------------
+    def show_snapshot(self, snapshot: Snapshot) -> None: ...
+    def show_engine_starting(self) -> None: ...
+    def show_engine_failed(self, error: str, retry_in: float | None) -> None: ...
+    def add_alert(self, level: str, source: str, text: str, when: float | None = None) -> None: ...
+
+    # -- lifecycle ---------------------------------------------------------------------------
+    def start_engine(self) -> None:
+        if self._quitting:
+            return
+        self._restart_timer = None
+        self.show_engine_starting()
+        self._engine_worker = self.run_worker(
+            self._engine_lifetime,
+            name="engine",
+            group="engine",
+            description="trading engine",
+            thread=True,
+            exclusive=True,
+            exit_on_error=False,
+        )
+
+    async def _engine_lifetime(self) -> None:
+        """One engine lifetime, in the worker thread on its own asyncio loop."""
+        runtime = self._runtime_factory(self.settings, self._post_snapshot)
+        try:
+            notice = getattr(runtime, "notice", None)
+            if notice:
+                self.post_message(EngineNotice(str(notice)))
+            engine = runtime.engine
+            self.engine = engine
+            if self._want_paused:
+                engine.submit(cmd.Pause())
+            if self._quitting:
+                engine.request_stop()
+            await engine.start()
+            await engine.run()
+        finally:
+            self.engine = None
+            await runtime.close()  # persists state; runs on stop and on failure alike
+
+    def _post_snapshot(self, snapshot: Snapshot) -> None:
+        """Called by the engine, in the worker thread."""
+        try:
+            self.post_message(SnapshotArrived(snapshot))
+        except RuntimeError:  # the app's loop is closing
+            pass
+
+    def stop_engine(self) -> None:
+        """Ask the engine to stop after the current phase (no waiting) and not to restart."""
+        self._quitting = True
+        if self._restart_timer is not None:
+            self._restart_timer.stop()
+        engine = self.engine
+        if engine is not None:
+            engine.request_stop()
+
+    def install_signal_handlers(self) -> None:
+        """SIGTERM, and SIGHUP when an SSH session drops: quit as `q` does (finish the phase,
+        persist, exit)."""
+        if self.is_headless:
+            return
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGHUP):
+            with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+                loop.add_signal_handler(sig, self.call_later, self.action_quit)
+
+    def on_unmount(self) -> None:
+        self.stop_engine()  # however the app ends, the engine thread must end too
+
+    @property
+    def engine_running(self) -> bool:
+        return self._engine_worker is not None and not self._engine_worker.is_finished
+
+    def submit(self, command: cmd.Command, quiet: bool = False) -> bool:
+        """Send a command to the engine (thread-safe on the engine's side)."""
+        engine = self.engine
+        if engine is None:
+            if not quiet:
+                self.notify(
+                    "The engine is not running right now; try again shortly.", severity="warning"
+                )
+            return False
+        engine.submit(command)
+        return True
+
+    # -- messages ----------------------------------------------------------------------------
+    def on_snapshot_arrived(self, message: SnapshotArrived) -> None:
+        snapshot = message.snapshot
+        self.snapshot = snapshot
+        self._received = self._monotonic()
+        if self._failures and snapshot.cycle > self._cycle_at_failure:
+            self._failures = 0  # the engine completes cycles again: reset the backoff
+        self.show_snapshot(snapshot)
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        """The one place worker outcomes are handled: errors become alerts, never tracebacks."""
+        if event.worker is not self._engine_worker:
+            return
+        if event.state not in (WorkerState.SUCCESS, WorkerState.ERROR, WorkerState.CANCELLED):
+            return
+        self.engine = None
+        if self._quitting:
+            self.exit(0)
+            return
+        if event.state == WorkerState.CANCELLED:
+            return
+        error = event.worker.error
+        retry: float | None
+        if error is None:
+            text, retry = "the engine stopped by itself", self._next_backoff()
+        else:
+            log.error("engine failed", exc_info=error)
+            text = f"{type(error).__name__}: {error}"
+            retry = None if isinstance(error, ConfigError) else self._next_backoff()
+        self.post_message(EngineFailed(text, retry, self.engine_time()))
+
+    def on_engine_failed(self, message: EngineFailed) -> None:
+        again = f" (restarting in {message.retry_in:g}s)" if message.retry_in is not None else ""
+        self.add_alert("error", "engine", message.error + again, message.at)
+        self.show_engine_failed(message.error, message.retry_in)
+        if message.retry_in is not None and not self._quitting:
+            self._restart_timer = self.set_timer(message.retry_in, self.start_engine)
+
+    def on_engine_notice(self, message: EngineNotice) -> None:
+        self.add_alert("warning", "engine", message.text)
+        self.notify(message.text, severity="warning", timeout=10, markup=False)
+
+    # -- helpers -----------------------------------------------------------------------------
+    def _next_backoff(self) -> float:
+        delay = min(MAX_BACKOFF, self._backoff * 2.0**self._failures)
+        self._failures += 1
+        self._cycle_at_failure = self.snapshot.cycle if self.snapshot is not None else -1
+        return delay
+
+    def engine_time(self) -> float:
+        """Now on the engine's clock (the simulator's runs faster than the wall)."""
+        if self.snapshot is None:
+            return time.time()
+        elapsed = (self._monotonic() - self._received) * self.engine_speed
+        return float(self.snapshot.time + elapsed)

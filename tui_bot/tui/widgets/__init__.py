@@ -1,0 +1,1 @@
+"""Dashboard panes: one widget a module; each renders a Snapshot and nothing else."""

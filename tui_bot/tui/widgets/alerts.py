@@ -1,0 +1,62 @@
+"""Alerts pane: slow operations, engine errors and notices, newest first, with time."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from tui_bot.engine.snapshot import Alert, Snapshot
+from tui_bot.tui import format as fmt
+from tui_bot.tui.widgets.table import KeyedTable, Row, cell
+
+MAX_LOCAL = 20
+LEVELS = {"error": ("ERROR", "error"), "warning": ("WARN", "warning"), "info": ("info", "")}
+
+
+def alert_key(alert: Alert) -> str:
+    return f"{alert.time!r}|{alert.level}|{alert.source}|{alert.message}"
+
+
+class AlertsTable(KeyedTable):
+    TITLE = "Alerts"
+    COLUMNS = (
+        ("time", "UTC", "left"),
+        ("level", "Level", "left"),
+        ("source", "Source", "left"),
+        ("message", "Message", "left"),
+    )
+
+    def __init__(self, *, id: str | None = None, classes: str | None = None) -> None:
+        super().__init__(id=id, classes=classes)
+        self.local: list[Alert] = []  # from the dashboard itself: engine failures, theme files
+
+    def add_local(self, alert: Alert) -> None:
+        self.local.insert(0, alert)
+        del self.local[MAX_LOCAL:]
+        if self.last_snapshot is not None:
+            self.show(self.last_snapshot)
+        else:
+            self.sync(self._rows(()))
+            self.border_subtitle = self._subtitle()
+
+    def rows_for(self, snapshot: Snapshot) -> Mapping[str, Row]:
+        return self._rows(snapshot.alerts)
+
+    def _rows(self, engine_alerts: tuple[Alert, ...]) -> Mapping[str, Row]:
+        alerts = sorted([*engine_alerts, *self.local], key=lambda a: a.time, reverse=True)
+        return {alert_key(a): self._row(a) for a in alerts}
+
+    def _row(self, alert: Alert) -> Row:
+        word, colour = LEVELS.get(alert.level, (alert.level, ""))
+        style = self.theme_colour(colour) if colour else ""
+        return (
+            cell(fmt.clock_time(alert.time)),
+            cell(word, style),
+            cell(alert.source),
+            cell(" ".join(alert.message.split()), style if alert.level == "error" else ""),
+        )
+
+    def subtitle_for(self, snapshot: Snapshot) -> str:
+        return self._subtitle()
+
+    def _subtitle(self) -> str:
+        return "newest first"

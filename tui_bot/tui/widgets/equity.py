@@ -1,0 +1,35 @@
+"""Equity pane: current equity, change over the window and a sparkline of recent cycles."""
+
+from __future__ import annotations
+
+from textual.app import ComposeResult
+from textual.containers import Vertical
+from textual.widgets import Label, Sparkline
+
+from tui_bot.engine.snapshot import Snapshot
+from tui_bot.tui import format as fmt
+
+
+class EquityPane(Vertical):
+    def compose(self) -> ComposeResult:
+        yield Label("", id="equity-line", markup=False)
+        yield Sparkline([], id="equity-spark")
+
+    def on_mount(self) -> None:
+        self.border_title = "Equity"
+
+    def show(self, snapshot: Snapshot) -> None:
+        history = list(snapshot.equity_history) or [snapshot.equity]
+        start = history[0]
+        change = (snapshot.equity / start - 1) * 100 if start else 0.0
+        label = self.query_one("#equity-line", Label)
+        label.update(
+            f"{fmt.money(snapshot.equity)}  {fmt.signed_pct(change)} over {len(history)} cycles"
+        )
+        label.set_class(change > 0, "profit")
+        label.set_class(change < 0, "loss")
+        self.query_one("#equity-spark", Sparkline).data = history
+        self.border_subtitle = snapshot.mode if snapshot.mode == "SIMULATED" else ""
+
+    def restyle(self) -> None:
+        """Colours come from CSS classes: nothing to redo on a theme change."""
