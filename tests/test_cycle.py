@@ -216,6 +216,7 @@ async def test_restart_continues_where_it_stopped(tmp_path: Path, clock: FakeClo
         t.symbol for t in again.store.trades()
     }
     assert again.engine.models.model.trained_at == model_time  # loaded, not retrained
+    assert any("bootstrap" in a.message for a in snaps[0].alerts)  # alerts survive a restart
     await again.close()
 
 

@@ -21,17 +21,13 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="tui-bot", description=__doc__)
     sub = parser.add_subparsers(dest="command")
     ui = sub.add_parser("ui", help="open the dashboard (the default with no command)")
+    _live_flag(ui)
     _common(ui)
     run = sub.add_parser("run", help="run the trading cycle")
     run.add_argument("--headless", action="store_true", help="no dashboard: print each cycle")
     run.add_argument("--cycles", type=int, default=None, help="stop after N cycles")
     run.add_argument("--json", action="store_true", help="one JSON object per cycle on stdout")
-    run.add_argument(
-        "--live",
-        action="store_true",
-        help='real orders on a real exchange: also needs [exchange] mode = "live" and '
-        "TUI_BOT_API_KEY / TUI_BOT_API_SECRET in the environment; otherwise paper trading",
-    )
+    _live_flag(run)
     _common(run)
     train = sub.add_parser("train", help="retrain the model now and exit")
     _common(train)
@@ -40,6 +36,15 @@ def build_parser() -> argparse.ArgumentParser:
     check = config_sub.add_parser("check", help="print the effective config and its sources")
     _common(check)
     return parser
+
+
+def _live_flag(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--live",
+        action="store_true",
+        help='real orders on a real exchange: also needs [exchange] mode = "live" and '
+        "TUI_BOT_API_KEY / TUI_BOT_API_SECRET in the environment; otherwise paper trading",
+    )
 
 
 def _common(parser: argparse.ArgumentParser) -> None:
@@ -97,7 +102,7 @@ def _dashboard(args: argparse.Namespace) -> int:
         return 2
     from tui_bot.tui import run_dashboard
 
-    return run_dashboard(settings, verbose=args.verbose)
+    return run_dashboard(settings, verbose=args.verbose, live=args.live)
 
 
 def _overrides(items: list[str]) -> dict[str, str]:

@@ -214,7 +214,7 @@ def app(settings: Settings, factory: FakeFactory) -> TuiBotApp:
     return TuiBotApp(settings, factory, monotonic=lambda: 0.0, backoff=0.05)
 
 
-async def wait_for(pilot: Pilot[Any], condition: Callable[[], bool], steps: int = 200) -> None:
+async def wait_for(pilot: Pilot[Any], condition: Callable[[], bool], steps: int = 1500) -> None:
     """Let the app run until `condition` holds (pilot pauses only, no wall-clock sleeps)."""
     for _ in range(steps):
         if condition():

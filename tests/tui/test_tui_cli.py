@@ -13,13 +13,16 @@ import tui_bot.tui
 from tui_bot import cli
 from tui_bot.config import Settings
 
+live_flags: list[bool] = []
+
 
 @pytest.fixture
 def opened(monkeypatch: pytest.MonkeyPatch) -> list[Settings]:
     calls: list[Settings] = []
 
-    def fake_dashboard(settings: Settings, verbose: bool = False) -> int:
+    def fake_dashboard(settings: Settings, verbose: bool = False, live: bool = False) -> int:
         calls.append(settings)
+        live_flags.append(live)
         return 0
 
     monkeypatch.setattr(tui_bot.tui, "run_dashboard", fake_dashboard)
@@ -41,6 +44,14 @@ def test_ui_takes_a_config_path_and_overrides(tmp_path: Path, opened: list[Setti
     config = write_config(tmp_path)
     assert cli.main(["ui", "--config", str(config), "--set", "scan.top_n=7"]) == 0
     assert opened[0].path == config and opened[0].scan.top_n == 7
+
+
+def test_ui_passes_the_live_flag(tmp_path: Path, opened: list[Settings]) -> None:
+    config = write_config(tmp_path)
+    live_flags.clear()
+    assert cli.main(["ui", "--config", str(config)]) == 0
+    assert cli.main(["ui", "--config", str(config), "--live"]) == 0
+    assert live_flags == [False, True]
 
 
 def test_ui_with_a_bad_config_exits_2_without_opening(

@@ -85,7 +85,7 @@ async def test_an_engine_exception_becomes_an_alert_and_the_engine_restarts(
     settings: Settings,
 ) -> None:
     factory = FailingOnce(RuntimeError("exchange exploded"))
-    app = TuiBotApp(settings, factory, monotonic=lambda: 0.0, backoff=0.05)
+    app = TuiBotApp(settings, factory, monotonic=lambda: 0.0, backoff=1.0)
     async with app.run_test(size=(120, 40)) as pilot:
         alerts = app.query_one(AlertsTable)
         await wait_for(pilot, lambda: any("exchange exploded" in a.message for a in alerts.local))

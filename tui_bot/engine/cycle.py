@@ -99,6 +99,8 @@ class Engine:
             ml.saved_samples,
         )
         self.alerts: deque[Alert] = deque(maxlen=100)
+        for row in reversed(store.recent_alerts(20)):  # the Alerts pane survives a restart
+            self.alerts.appendleft(Alert(*row))
         self.paused = False
         self.phase: str | None = None
         self.next_cycle_at: float | None = None

@@ -11,13 +11,19 @@ if TYPE_CHECKING:
 LOG_FILE = "tui-bot.log"
 
 
-def run_dashboard(settings: Settings, verbose: bool = False) -> int:
-    """Open the dashboard on `settings`; returns the exit code once the engine has stopped."""
+def run_dashboard(settings: Settings, verbose: bool = False, live: bool = False) -> int:
+    """Open the dashboard on `settings`; returns the exit code once the engine has stopped.
+
+    `live` is the --live flag: real orders, if the config and the environment allow them too.
+    """
+    from functools import partial
+
     from tui_bot.tui.app import TuiBotApp
+    from tui_bot.tui.hosting import default_runtime
 
     _log_to_file(settings, verbose)
     _start_resource_tracker()
-    app = TuiBotApp(settings)
+    app = TuiBotApp(settings, partial(default_runtime, live=live))
     try:
         result = app.run()
     finally:

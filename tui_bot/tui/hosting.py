@@ -43,10 +43,12 @@ SnapshotSink = Callable[[Snapshot], None]
 RuntimeFactory = Callable[[Settings, SnapshotSink], RuntimeLike]
 
 
-def default_runtime(settings: Settings, on_snapshot: SnapshotSink) -> RuntimeLike:
+def default_runtime(
+    settings: Settings, on_snapshot: SnapshotSink, live: bool = False
+) -> RuntimeLike:
     from tui_bot.runtime import build_runtime  # imports numpy / sklearn: inside the worker thread
 
-    return build_runtime(settings, on_snapshot=on_snapshot)
+    return build_runtime(settings, on_snapshot=on_snapshot, live=live)
 
 
 class EngineHostApp(App[int]):
