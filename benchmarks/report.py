@@ -134,6 +134,12 @@ PROFILES = """\
   processes loaded both cores. Most of it is the two Python calls (SymbolGroups.group ->
   PermanentCache.get_or_compute); `__slots__` on the cache changed nothing measurable (74 vs
   75 ns). A busy machine can push it over 0.1 us.
+- **UI loop lag spikes** (not fixed here: outside the engine). While measuring the UI lag, single
+  ticks ran 170-210 ms late, each time during a full (generation 2) garbage collection of the
+  UI process: it walks every tracked object, 40-60 ms on this VM with textual, scipy and
+  scikit-learn imported (~90-120k objects) and ~120 ms with ccxt too (~290k). That shows in the
+  max, rarely in the p99. `gc.freeze()` once the start-up imports are done takes them out of
+  every later collection (0.0 ms afterwards): a one-line change for the dashboard's start-up.
 """
 
 # -- numbers ------------------------------------------------------------------------------------
@@ -414,8 +420,10 @@ def benchmarks_md(results: dict[str, Any]) -> str:
             "",
             "Our engine, whole cycles (`Engine.run_cycle`), every symbol scanned: cached = "
             "inside the scan cache TTL (the next cycle 60 s later); uncached = after the cache "
-            "expired, with a new candle for every symbol. CPU = process CPU time during the "
-            "cycle; the rest of the wall time is waiting for the simulated exchange.",
+            "expired, with a new candle for every symbol. CPU = CPU time of the event-loop "
+            "thread during the cycle: the engine's work plus the in-process simulator's "
+            "(building candles and tickers); the rest of the wall time is waiting for the "
+            "simulated exchange's latency and rate limit.",
             "",
             markdown_table(SCALING_HEADERS, scaling_cells(results), code_first=False),
         ]
