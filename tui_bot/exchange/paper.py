@@ -17,13 +17,8 @@ from typing import Any
 from tui_bot.clock import Clock
 from tui_bot.exchange.base import Candle, Market, Order, Ticker
 from tui_bot.exchange.ccxt_exchange import CcxtExchange
-from tui_bot.exchange.errors import (
-    ExchangeError,
-    InsufficientFunds,
-    InvalidOrder,
-    OrderNotFound,
-)
-from tui_bot.exchange.sim import _StateStore, iso8601
+from tui_bot.exchange.errors import ExchangeError, InvalidOrder, OrderNotFound
+from tui_bot.exchange.ledger import Ledger, check_order_args
 
 BOOK_DEPTH = 100
 DEFAULT_FEE = 0.001
@@ -42,13 +37,14 @@ class PaperExchange:
         self.real = real
         self.id = real.id
         self.clock = clock
-        self._store = _StateStore(state_path)
-        self._balances, self._orders = self._store.load()
-        if not self._balances:
-            self._balances = {stake_currency: [starting_balance, 0.0]}
-            self._store.save(self._balances, [])
-        self._by_client = {o["clientOrderId"]: oid for oid, o in self._orders.items()}
-        self._next_id = 1 + max((int(oid) for oid in self._orders), default=0)
+        self._ledger = Ledger(
+            name="paper",
+            info={"paper": True},
+            clock=clock,
+            path=state_path,
+            starting_balance=starting_balance,
+            stake_currency=stake_currency,
+        )
 
     @property
     def alert(self) -> Any:
@@ -84,11 +80,8 @@ class PaperExchange:
         params: dict[str, Any] | None = None,
     ) -> Order:
         client_id = (params or {}).get("clientOrderId")
-        if type not in ("market", "limit") or side not in ("buy", "sell"):
-            raise InvalidOrder(f"paper: unsupported order {type!r} {side!r}")
-        if type == "limit" and not (price and price > 0):
-            raise InvalidOrder("paper: a limit order needs a positive price")
-        if client_id is not None and client_id in self._by_client:
+        check_order_args("paper", type, side, None, price)
+        if self._ledger.known(client_id):
             raise InvalidOrder(f"paper: duplicate clientOrderId {client_id!r}")
         markets = await self.real.load_markets()
         market = markets.get(symbol)
@@ -103,53 +96,17 @@ class PaperExchange:
         fills = walk_book(levels, amount, limit, side)
         ref = fills[0][0] if fills else (limit or _touch(levels))
         _check_limits(market, amount, ref)
-        order = self._new_order(market, type, side, amount, limit, client_id)
+        order = self._ledger.new_order(market, type, side, amount, limit, client_id)
         fee_rate = float(market.get("taker") or DEFAULT_FEE)
         self._check_funds(market, side, amount, fills, limit, fee_rate)
         self._apply_fills(order, market, fills, fee_rate)
         if order["remaining"] > 0:
             if type == "limit":
-                self._reserve(order, fee_rate, to_used=True)
+                self._ledger.reserve(order, fee_rate, to_used=True)
             else:  # the book ran out: the rest of a market order is not filled
                 order["status"] = "canceled" if order["filled"] else "expired"
-        self._orders[order["id"]] = order
-        self._by_client[order["clientOrderId"]] = order["id"]
-        self._store.save(self._balances, [order])
+        self._ledger.add(order)
         return copy.deepcopy(order)
-
-    def _new_order(
-        self,
-        market: Market,
-        type: str,
-        side: str,
-        amount: float,
-        price: float | None,
-        client_id: str | None,
-    ) -> Order:
-        order_id = str(self._next_id)
-        self._next_id += 1
-        ms = int(self.clock.now() * 1000)
-        return {
-            "info": {"paper": True},
-            "id": order_id,
-            "clientOrderId": client_id or f"paper-{order_id}",
-            "timestamp": ms,
-            "datetime": iso8601(ms),
-            "lastTradeTimestamp": None,
-            "symbol": market["symbol"],
-            "type": type,
-            "timeInForce": "GTC",
-            "side": side,
-            "price": price,
-            "average": None,
-            "amount": amount,
-            "filled": 0.0,
-            "remaining": amount,
-            "cost": 0.0,
-            "status": "open",
-            "fee": {"cost": 0.0, "currency": market["quote"]},
-            "trades": [],
-        }
 
     def _check_funds(
         self,
@@ -168,25 +125,18 @@ class PaperExchange:
             currency, needed = market["quote"], cost * (1.0 + fee_rate)
         else:
             currency, needed = market["base"], amount
-        free = self._balances.get(currency, [0.0, 0.0])[0]
-        if needed > free * (1.0 + 1e-9) + 1e-12:
-            raise InsufficientFunds(f"paper: need {needed:.8g} {currency}, free {free:.8g}")
+        self._ledger.require_free(currency, needed)
 
     def _apply_fills(
         self, order: Order, market: Market, fills: list[tuple[float, float]], fee_rate: float
     ) -> None:
         if not fills:
             return
-        base, quote = market["base"], market["quote"]
+        quote = market["quote"]
         qty = sum(q for _, q in fills)
         cost = sum(p * q for p, q in fills)
         fee = cost * fee_rate
-        if order["side"] == "buy":
-            self._add(quote, -(cost + fee))
-            self._add(base, qty)
-        else:
-            self._add(base, -qty)
-            self._add(quote, cost - fee)
+        self._ledger.trade(market, order["side"], qty, cost, fee)
         filled = order["filled"] + qty
         total_cost = order["cost"] + cost
         order.update(
@@ -206,26 +156,9 @@ class PaperExchange:
             for p, q in fills
         ]  # fmt: skip
 
-    def _reserve(self, order: Order, fee_rate: float, to_used: bool) -> None:
-        base, quote = order["symbol"].split("/")
-        if order["side"] == "buy":
-            currency, amount = quote, order["remaining"] * order["price"] * (1.0 + fee_rate)
-        else:
-            currency, amount = base, order["remaining"]
-        row = self._balances.setdefault(currency, [0.0, 0.0])
-        sign = 1.0 if to_used else -1.0
-        row[0] -= sign * amount
-        row[1] = max(0.0, row[1] + sign * amount)
-
-    def _add(self, currency: str, delta: float) -> None:
-        row = self._balances.setdefault(currency, [0.0, 0.0])
-        row[0] += delta
-        if -1e-9 < row[0] < 0.0:
-            row[0] = 0.0
-
     async def _settle(self, skip: str | None = None, book: dict[str, Any] | None = None) -> None:
         """Fill resting limit orders against the current book."""
-        open_orders = [o for o in self._orders.values() if o["status"] == "open"]
+        open_orders = self._ledger.open_orders()
         if not open_orders:
             return
         markets = await self.real.load_markets()
@@ -243,61 +176,46 @@ class PaperExchange:
             if not fills:
                 continue
             fee_rate = float(market.get("taker") or DEFAULT_FEE)
-            self._reserve(order, fee_rate, to_used=False)
+            self._ledger.reserve(order, fee_rate, to_used=False)
             self._apply_fills(order, market, fills, fee_rate)
             if order["status"] == "open":
-                self._reserve(order, fee_rate, to_used=True)
+                self._ledger.reserve(order, fee_rate, to_used=True)
             changed.append(order)
         if changed:
-            self._store.save(self._balances, changed)
+            self._ledger.save(changed)
 
     async def fetch_order(
         self, id: str | None, symbol: str | None = None, params: dict[str, Any] | None = None
     ) -> Order:
         await self._settle()
-        order_id = id
-        if order_id is None:
-            order_id = self._by_client.get((params or {}).get("clientOrderId", ""))
-        order = self._orders.get(order_id or "")
-        if order is None or (symbol is not None and order["symbol"] != symbol):
+        order = self._ledger.find(id, symbol, params)
+        if order is None:
             raise OrderNotFound(f"paper: order not found (id={id!r})")
         return copy.deepcopy(order)
 
     async def fetch_open_orders(self, symbol: str | None = None) -> list[Order]:
         await self._settle()
-        return [
-            copy.deepcopy(o)
-            for o in self._orders.values()
-            if o["status"] == "open" and symbol in (None, o["symbol"])
-        ]
+        return [copy.deepcopy(o) for o in self._ledger.open_orders(symbol)]
 
     async def cancel_order(self, id: str, symbol: str | None = None) -> Order:
         await self._settle()
-        order = self._orders.get(id)
-        if order is None or order["status"] != "open" or symbol not in (None, order["symbol"]):
+        order = self._ledger.open_order(id, symbol)
+        if order is None:
             raise OrderNotFound(f"paper: no open order {id!r}")
         markets = await self.real.load_markets()
         fee_rate = float((markets.get(order["symbol"]) or {}).get("taker") or DEFAULT_FEE)
-        self._reserve(order, fee_rate, to_used=False)
-        order["status"] = "canceled"
-        self._store.save(self._balances, [order])
+        self._ledger.cancel(order, fee_rate)
         return copy.deepcopy(order)
 
     async def fetch_balance(self) -> dict[str, Any]:
         await self._settle()
-        balance: dict[str, Any] = {"info": {"paper": True}, "free": {}, "used": {}, "total": {}}
-        for currency, (free, used) in self._balances.items():
-            balance["free"][currency] = free
-            balance["used"][currency] = used
-            balance["total"][currency] = free + used
-            balance[currency] = {"free": free, "used": used, "total": free + used}
-        return balance
+        return self._ledger.balance()
 
     async def close(self) -> None:
         try:
             await self.real.close()
         finally:
-            self._store.close()
+            self._ledger.close()
 
 
 def walk_book(

@@ -14,12 +14,9 @@ from __future__ import annotations
 
 import asyncio
 import copy
-import json
 import math
 import random
-import sqlite3
 import time
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -29,13 +26,13 @@ from tui_bot.clock import Clock
 from tui_bot.exchange.base import Candle, Market, Order, Ticker, timeframe_seconds
 from tui_bot.exchange.errors import (
     ExchangeError,
-    InsufficientFunds,
     InvalidOrder,
     NetworkError,
     OrderNotFound,
     RateLimited,
     RequestTimeout,
 )
+from tui_bot.exchange.ledger import Ledger, check_order_args, iso8601
 from tui_bot.exchange.sim_prices import (
     ASSETS,
     CLOSE,
@@ -62,12 +59,6 @@ def sim_start_time(timeframe: str, history_candles: int = HISTORY_CANDLES) -> fl
     return SIM_EPOCH + history_candles * timeframe_seconds(timeframe)
 
 
-def iso8601(ms: int) -> str:
-    """ccxt's datetime format: 2026-01-01T00:00:00.000Z."""
-    moment = datetime.fromtimestamp(ms // 1000, tz=UTC)
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{ms % 1000:03d}Z"
-
-
 def _tick(value: float) -> float:
     """A power of ten: ~5 significant digits for prices."""
     return 10.0 ** (math.floor(math.log10(value)) - 4)
@@ -91,49 +82,6 @@ class _RateLimiter:
         self._next = slot + self.interval
         if slot > now:
             await asyncio.sleep(slot - now)
-
-
-class _StateStore:
-    """Balances and orders in SQLite (a file in WAL mode, or memory)."""
-
-    def __init__(self, path: Path | None) -> None:
-        if path is not None:
-            path.parent.mkdir(parents=True, exist_ok=True)
-        self._db = sqlite3.connect(str(path) if path else ":memory:", check_same_thread=False)
-        if path is not None:
-            self._db.execute("PRAGMA journal_mode=WAL")
-        with self._db:
-            self._db.execute(
-                "CREATE TABLE IF NOT EXISTS balances"
-                " (currency TEXT PRIMARY KEY, free REAL NOT NULL, used REAL NOT NULL)"
-            )
-            self._db.execute(
-                "CREATE TABLE IF NOT EXISTS orders"
-                " (id TEXT PRIMARY KEY, client_order_id TEXT UNIQUE NOT NULL, json TEXT NOT NULL)"
-            )
-
-    def load(self) -> tuple[dict[str, list[float]], dict[str, Order]]:
-        rows = self._db.execute("SELECT currency, free, used FROM balances").fetchall()
-        balances = {currency: [free, used] for currency, free, used in rows}
-        stored = self._db.execute("SELECT id, json FROM orders ORDER BY rowid").fetchall()
-        return balances, {order_id: json.loads(text) for order_id, text in stored}
-
-    def save(self, balances: dict[str, list[float]], orders: list[Order]) -> None:
-        """One transaction: committed when this returns."""
-        with self._db:
-            self._db.executemany(
-                "INSERT INTO balances (currency, free, used) VALUES (?, ?, ?)"
-                " ON CONFLICT(currency) DO UPDATE SET free = excluded.free, used = excluded.used",
-                [(cur, free, used) for cur, (free, used) in balances.items()],
-            )
-            self._db.executemany(
-                "INSERT INTO orders (id, client_order_id, json) VALUES (?, ?, ?)"
-                " ON CONFLICT(id) DO UPDATE SET json = excluded.json",
-                [(o["id"], o["clientOrderId"], json.dumps(o)) for o in orders],
-            )
-
-    def close(self) -> None:
-        self._db.close()
 
 
 class SimExchange:
@@ -172,17 +120,16 @@ class SimExchange:
         }
         self._limiter = _RateLimiter(rate_limit_per_s)
         self._faults = random.Random(f"sim-faults:{seed}")  # separate: prices stay deterministic
-        self._store = _StateStore(state_path)
-        self._balances, self._orders = self._store.load()
-        if not self._balances:
-            self._balances = {stake_currency: [starting_balance, 0.0]}
-            self._store.save(self._balances, [])
-        self._by_client = {o["clientOrderId"]: oid for oid, o in self._orders.items()}
-        self._next_id = 1 + max((int(oid) for oid in self._orders), default=0)
+        self._ledger = Ledger(
+            name="sim",
+            info={},
+            clock=clock,
+            path=state_path,
+            starting_balance=starting_balance,
+            stake_currency=stake_currency,
+        )
         # open order id -> time its fill was last checked
-        self._open = {
-            i: o["timestamp"] / 1000.0 for i, o in self._orders.items() if o["status"] == "open"
-        }
+        self._open = {o["id"]: o["timestamp"] / 1000.0 for o in self._ledger.open_orders()}
 
     # -- plain helpers (no latency, no faults) ----------------------------------------------
 
@@ -365,27 +312,20 @@ class SimExchange:
             raise InvalidOrder(f"sim: order cost {amount * ref:.4f} below minimum {MIN_COST}")
         self._check_funds(market, side, amount, ref)
         limit = price if type == "limit" else None
-        order = self._new_order(market, type, side, amount, limit, client_id)
+        order = self._ledger.new_order(market, type, side, amount, limit, client_id)
         if marketable:
             self._fill(order, touch, reserved=False)
         else:
-            self._move(*self._reservation(order), to_used=True)
+            self._ledger.reserve(order, self.fee_rate, to_used=True)
             self._open[order["id"]] = self.clock.now()
-        self._orders[order["id"]] = order
-        self._by_client[order["clientOrderId"]] = order["id"]
-        self._store.save(self._balances, [order])
+        self._ledger.add(order)
         return order
 
     def _validate(
         self, type: str, side: str, amount: float, price: float | None, client_id: str | None
     ) -> None:
-        if type not in ("market", "limit") or side not in ("buy", "sell"):
-            raise InvalidOrder(f"sim: unsupported order {type!r} {side!r}")
-        if not amount > 0:
-            raise InvalidOrder(f"sim: amount must be positive, got {amount}")
-        if type == "limit" and not (price is not None and price > 0):
-            raise InvalidOrder("sim: a limit order needs a positive price")
-        if client_id is not None and client_id in self._by_client:
+        check_order_args("sim", type, side, amount, price)
+        if self._ledger.known(client_id):
             raise InvalidOrder(f"duplicate clientOrderId {client_id!r}")
 
     def _check_funds(self, market: Market, side: str, amount: float, price: float) -> None:
@@ -393,64 +333,17 @@ class SimExchange:
             currency, needed = market["quote"], amount * price * (1.0 + self.fee_rate)
         else:
             currency, needed = market["base"], amount
-        free = self._balances.get(currency, [0.0, 0.0])[0]
-        if needed > free * (1.0 + 1e-9) + 1e-12:
-            raise InsufficientFunds(f"sim: need {needed:.8g} {currency}, free {free:.8g}")
-
-    def _new_order(
-        self,
-        market: Market,
-        type: str,
-        side: str,
-        amount: float,
-        price: float | None,
-        client_id: str | None,
-    ) -> Order:
-        order_id = str(self._next_id)
-        self._next_id += 1
-        ms = int(self.clock.now() * 1000)
-        return {
-            "info": {},
-            "id": order_id,
-            "clientOrderId": client_id or f"sim-{order_id}",
-            "timestamp": ms,
-            "datetime": iso8601(ms),
-            "lastTradeTimestamp": None,
-            "symbol": market["symbol"],
-            "type": type,
-            "timeInForce": "GTC",
-            "side": side,
-            "price": price,
-            "average": None,
-            "amount": amount,
-            "filled": 0.0,
-            "remaining": amount,
-            "cost": 0.0,
-            "status": "open",
-            "fee": {"cost": 0.0, "currency": market["quote"]},
-            "trades": [],
-        }
-
-    def _reservation(self, order: Order) -> tuple[str, float]:
-        """What an open order holds in `used`: quote cost + fee for a buy, base for a sell."""
-        base, quote = order["symbol"].split("/")
-        if order["side"] == "buy":
-            return quote, order["amount"] * order["price"] * (1.0 + self.fee_rate)
-        return base, order["amount"]
+        self._ledger.require_free(currency, needed)
 
     def _fill(self, order: Order, fill_price: float, reserved: bool) -> None:
-        base, quote = order["symbol"].split("/")
+        """Fill the whole order at `fill_price`; `reserved`: it was resting, holding funds."""
         if reserved:
-            self._move(*self._reservation(order), to_used=False)
+            self._ledger.reserve(order, self.fee_rate, to_used=False)
+        market = self._markets[order["symbol"]]
         amount = order["amount"]
         cost = amount * fill_price
         fee = cost * self.fee_rate
-        if order["side"] == "buy":
-            self._add(quote, -(cost + fee))
-            self._add(base, amount)
-        else:
-            self._add(base, -amount)
-            self._add(quote, cost - fee)
+        self._ledger.trade(market, order["side"], amount, cost, fee)
         ms = int(self.clock.now() * 1000)
         order.update(
             price=order["price"] if order["price"] is not None else fill_price,
@@ -460,20 +353,8 @@ class SimExchange:
             cost=cost,
             status="closed",
             lastTradeTimestamp=ms,
-            fee={"cost": fee, "currency": quote},
+            fee={"cost": fee, "currency": market["quote"]},
         )
-
-    def _add(self, currency: str, delta: float) -> None:
-        row = self._balances.setdefault(currency, [0.0, 0.0])
-        row[0] += delta
-        if -1e-9 < row[0] < 0.0:
-            row[0] = 0.0
-
-    def _move(self, currency: str, amount: float, to_used: bool) -> None:
-        row = self._balances.setdefault(currency, [0.0, 0.0])
-        sign = 1.0 if to_used else -1.0
-        row[0] -= sign * amount
-        row[1] = max(0.0, row[1] + sign * amount)
 
     def _settle(self) -> None:
         """Fill open limit orders the price has crossed since they were last checked."""
@@ -481,7 +362,7 @@ class SimExchange:
         filled = []
         for order_id, since in list(self._open.items()):
             self._open[order_id] = now
-            order = self._orders[order_id]
+            order = self._ledger.orders[order_id]
             i = self._index.get(order["symbol"])
             if i is None:  # listed by an earlier, differently configured instance
                 continue
@@ -494,52 +375,37 @@ class SimExchange:
                 del self._open[order_id]
                 filled.append(order)
         if filled:
-            self._store.save(self._balances, filled)
+            self._ledger.save(filled)
 
     async def fetch_order(
         self, id: str | None, symbol: str | None = None, params: dict[str, Any] | None = None
     ) -> Order:
         await self._request()
         self._settle()
-        order_id = id
-        if order_id is None:
-            order_id = self._by_client.get((params or {}).get("clientOrderId", ""))
-        order = self._orders.get(order_id or "")
-        if order is None or (symbol is not None and order["symbol"] != symbol):
+        order = self._ledger.find(id, symbol, params)
+        if order is None:
             raise OrderNotFound(f"sim: order not found (id={id!r}, params={params!r})")
         return copy.deepcopy(order)
 
     async def fetch_open_orders(self, symbol: str | None = None) -> list[Order]:
         await self._request()
         self._settle()
-        return [
-            copy.deepcopy(self._orders[i])
-            for i in self._open
-            if symbol in (None, self._orders[i]["symbol"])
-        ]
+        return [copy.deepcopy(o) for o in self._ledger.open_orders(symbol)]
 
     async def cancel_order(self, id: str, symbol: str | None = None) -> Order:
         await self._request()
         self._settle()
-        order = self._orders.get(id)
-        if order is None or id not in self._open or symbol not in (None, order["symbol"]):
+        order = self._ledger.open_order(id, symbol)
+        if order is None:
             raise OrderNotFound(f"sim: no open order {id!r}")
-        self._move(*self._reservation(order), to_used=False)
-        order["status"] = "canceled"
+        self._ledger.cancel(order, self.fee_rate)
         del self._open[id]
-        self._store.save(self._balances, [order])
         return copy.deepcopy(order)
 
     async def fetch_balance(self) -> dict[str, Any]:
         await self._request()
         self._settle()
-        balance: dict[str, Any] = {"info": {}, "free": {}, "used": {}, "total": {}}
-        for currency, (free, used) in self._balances.items():
-            balance["free"][currency] = free
-            balance["used"][currency] = used
-            balance["total"][currency] = free + used
-            balance[currency] = {"free": free, "used": used, "total": free + used}
-        return balance
+        return self._ledger.balance()
 
     async def close(self) -> None:
-        self._store.close()
+        self._ledger.close()
