@@ -103,3 +103,19 @@ def test_engine_never_imports_textual() -> None:
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+@pytest.mark.slow
+def test_train_trains_once_then_retrains_from_saved_samples(workdir: Path) -> None:
+    import sqlite3
+
+    first = tui_bot("train", *FAST, cwd=workdir)
+    assert first.returncode == 0, first.stderr
+    rows = 10 * (1000 - 40 - 6)  # top_n symbols x (history - indicator warm-up - label horizon)
+    assert first.stdout.startswith(f"trained hist_gradient_boosting on {rows} samples")
+    second = tui_bot("train", *FAST, cwd=workdir)
+    assert second.returncode == 0, second.stderr
+    assert "on 5000 samples" in second.stdout  # only the saved_samples most important persist
+    db = sqlite3.connect(workdir / "data" / "tui_bot.sqlite")
+    assert db.execute("SELECT COUNT(*) FROM models").fetchone()[0] == 2  # no double training
+    db.close()

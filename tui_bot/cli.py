@@ -142,7 +142,8 @@ async def _train(settings: Settings) -> int:
     runtime = build_runtime(settings)
     try:
         await runtime.engine.start()
-        await runtime.engine.ml_training()
+        if not runtime.engine.bootstrapped:  # else start() has just trained one from history
+            await runtime.engine.ml_training()
         model = runtime.engine.models.model
         if model is None:
             print("tui-bot: training failed; see the alerts above", file=sys.stderr)

@@ -112,6 +112,7 @@ class Engine:
         self.prices_stale = False  # the last fetch_tickers failed: prices are the last known
         self.unconfirmed: set[str] = set()  # positions the exchange's balances do not confirm
         self.kill_switch = False
+        self.bootstrapped = False  # start() trained a model from candle history
         self._state = _CycleState(cycle=int(store.get_state("cycle", "0") or 0))
         self._commands: queue.SimpleQueue[cmd.Command] = queue.SimpleQueue()
         self._wake: asyncio.Event | None = None
@@ -442,7 +443,7 @@ class Engine:
         with self.monitor.time("ml.bootstrap"):
             if len(self.models.samples) < BOOTSTRAP_SAMPLES:
                 await self._add_history()
-            await self.models.train()
+            self.bootstrapped = await self.models.train() is not None
 
     async def _add_history(self) -> None:
         _, top = await self.scanner.top_markets()
