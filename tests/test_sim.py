@@ -19,7 +19,7 @@ from tui_bot.exchange.errors import (
     RequestTimeout,
 )
 from tui_bot.exchange.sim import SIM_EPOCH, SIM_GROUPS, SimExchange, sim_start_time
-from tui_bot.exchange.sim_prices import ASSETS, CHUNK, CLOSE, OPEN, PricePaths
+from tui_bot.exchange.sim_prices import ASSETS, CHUNK, CLOSE, KEPT_CHUNKS, OPEN, PricePaths
 
 TF = 300
 START = sim_start_time("5m")
@@ -83,6 +83,16 @@ def test_generation_order_does_not_matter() -> None:
     late_first = backward.block(2 * CHUNK + 5, 2 * CHUNK + 50)
     np.testing.assert_array_equal(late, late_first)
     np.testing.assert_array_equal(early, backward.block(0, 100))
+
+
+def test_memory_stays_bounded_and_dropped_chunks_come_back_identical() -> None:
+    paths = PricePaths(5, TF)
+    first = paths.block(0, 50).copy()
+    far = paths.block(10 * CHUNK, 10 * CHUNK + 50).copy()
+    assert len(paths._chunks) <= KEPT_CHUNKS  # not every chunk since candle 0
+    np.testing.assert_array_equal(paths.block(0, 50), first)  # regenerated from its start state
+    np.testing.assert_array_equal(paths.block(10 * CHUNK, 10 * CHUNK + 50), far)
+    assert len(paths._chunks) <= KEPT_CHUNKS
 
 
 def test_candles_are_continuous_across_chunks() -> None:

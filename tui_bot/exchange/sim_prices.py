@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import math
 import threading
+from collections import OrderedDict
 from dataclasses import dataclass
 
 import numpy as np
@@ -25,6 +26,7 @@ from scipy.signal import lfilter
 
 SIM_EPOCH = 1_767_225_600.0  # 2026-01-01T00:00:00Z: the open of candle 0
 CHUNK = 4096
+KEPT_CHUNKS = 3  # chunks held in memory at once (~7 MB each)
 KAPPA = 0.2  # mean-reversion speed of the idiosyncratic deviation, per candle
 REVERTING_SHARE = 0.9  # share of idiosyncratic variance that reverts (the rest is a random walk)
 JUMP_P = 0.02  # chance per candle of an idiosyncratic jump (it reverts like any deviation)
@@ -178,9 +180,12 @@ class PricePaths:
         self.walk_sd = np.sqrt(idio_var * (1.0 - REVERTING_SHARE))
         self.eps_sd = np.sqrt(idio_var * REVERTING_SHARE)
         self.candle_volume = np.array([a.volume for a in ASSETS]) * timeframe_s / 86_400.0
-        self._chunks: list[np.ndarray] = []  # each (5, n_assets, CHUNK): O H L C V
-        self._log_close = np.log([a.price for a in ASSETS])
-        self._deviation = np.zeros(len(ASSETS))
+        # Only the newest chunks are kept (each is ~7 MB); any other is regenerated on demand
+        # from the small state saved at its start, so memory stays bounded however long we run.
+        self._chunks: OrderedDict[int, np.ndarray] = OrderedDict()  # (5, n_assets, CHUNK) OHLCV
+        self._starts: list[tuple[np.ndarray, np.ndarray]] = [
+            (np.log([a.price for a in ASSETS]), np.zeros(len(ASSETS)))
+        ]  # (log close, deviation) entering each chunk
         self._lock = threading.Lock()
 
     # -- time <-> candle index -------------------------------------------------------------
@@ -199,13 +204,12 @@ class PricePaths:
         start_k = max(0, start_k)
         if end_k <= start_k:
             return np.empty((5, len(ASSETS), 0))
-        self._ensure((end_k - 1) // CHUNK)
-        first, last = start_k // CHUNK, (end_k - 1) // CHUNK
+        first, last = max(start_k, 0) // CHUNK, (end_k - 1) // CHUNK
         parts = []
         for c in range(first, last + 1):
             lo = max(start_k - c * CHUNK, 0)
             hi = min(end_k - c * CHUNK, CHUNK)
-            parts.append(self._chunks[c][:, :, lo:hi])
+            parts.append(self._chunk(c)[:, :, lo:hi])
         return parts[0] if len(parts) == 1 else np.concatenate(parts, axis=2)
 
     def candles(self, asset: int, start_k: int, end_k: int) -> np.ndarray:
@@ -233,12 +237,32 @@ class PricePaths:
 
     # -- generation ------------------------------------------------------------------------
 
-    def _ensure(self, chunk: int) -> None:
+    def _chunk(self, chunk: int) -> np.ndarray:
         with self._lock:
-            while len(self._chunks) <= chunk:
-                self._chunks.append(self._generate(len(self._chunks)))
+            block = self._chunks.get(chunk)
+            if block is not None:
+                self._chunks.move_to_end(chunk)
+                return block
+            while len(self._starts) <= chunk:  # walk forward, keeping only the boundary states
+                c = len(self._starts) - 1
+                block, end_state = self._generate(c, self._starts[c])
+                self._starts.append(end_state)
+                self._keep(c, block)
+            block, _ = self._generate(chunk, self._starts[chunk])
+            self._keep(chunk, block)
+            return block
 
-    def _generate(self, chunk: int) -> np.ndarray:
+    def _keep(self, chunk: int, block: np.ndarray) -> None:
+        self._chunks[chunk] = block
+        self._chunks.move_to_end(chunk)
+        while len(self._chunks) > KEPT_CHUNKS:
+            self._chunks.popitem(last=False)
+
+    def _generate(
+        self, chunk: int, start: tuple[np.ndarray, np.ndarray]
+    ) -> tuple[np.ndarray, tuple[np.ndarray, np.ndarray]]:
+        """Candles of `chunk` from the state entering it; also the state leaving it."""
+        start_log_close, start_deviation = start
         rng = np.random.default_rng([self.seed, chunk])
         n_assets = len(ASSETS)
         market = rng.standard_normal(CHUNK) * self.market_sd
@@ -251,22 +275,21 @@ class PricePaths:
         eps = eps + jumps * JUMP_SD * self.sd[:, None]
 
         phi = 1.0 - KAPPA
-        zi = (phi * self._deviation)[:, None]
+        zi = (phi * start_deviation)[:, None]
         deviation, _ = lfilter([1.0], [1.0, -phi], eps, axis=1, zi=zi)
-        reverting = np.diff(deviation, axis=1, prepend=self._deviation[:, None])
+        reverting = np.diff(deviation, axis=1, prepend=start_deviation[:, None])
         returns = (
             self.beta[:, None] * market[None, :]
             + self.group_load[:, None] * groups[self.group_index]
             + walk
             + reverting
         )
-        log_close = self._log_close[:, None] + np.cumsum(returns, axis=1)
-        log_open = np.concatenate([self._log_close[:, None], log_close[:, :-1]], axis=1)
-        self._log_close = log_close[:, -1].copy()
-        self._deviation = deviation[:, -1].copy()
+        log_close = start_log_close[:, None] + np.cumsum(returns, axis=1)
+        log_open = np.concatenate([start_log_close[:, None], log_close[:, :-1]], axis=1)
+        end_state = (log_close[:, -1].copy(), deviation[:, -1].copy())
         activity = ACTIVITY[0] + ACTIVITY[1] * np.abs(returns) / self.sd[:, None]
         activity += ACTIVITY[2] * np.abs(eps) / self.sd[:, None]
-        return self._assemble(log_open, log_close, activity, wicks, volume_noise)
+        return self._assemble(log_open, log_close, activity, wicks, volume_noise), end_state
 
     def _assemble(
         self,
