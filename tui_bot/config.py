@@ -26,7 +26,6 @@ from typing import Any
 import tomli_w
 
 CCXT_KEY = "exchange.ccxt_config"
-SECRET_ENV_NAMES = ("TUI_BOT_API_KEY", "TUI_BOT_API_SECRET", "TUI_BOT_API_PASSWORD")
 SECRET_HINT = (
     "do not put keys in config.toml; set TUI_BOT_API_KEY / TUI_BOT_API_SECRET / "
     "TUI_BOT_API_PASSWORD in the environment"

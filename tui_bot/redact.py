@@ -26,15 +26,18 @@ _PARAMS = re.compile(
 )
 _lock = threading.Lock()
 _secrets: set[str] = set()
+_longest_first: tuple[str, ...] = ()  # _secrets, sorted once here rather than on every redact()
 _installed = False
 
 
 def register(values: Iterable[str | None]) -> None:
     """Remember secret values (and their URL-encoded forms) to scrub from now on."""
+    global _longest_first
     with _lock:
         for value in values:
             if value:
                 _secrets.update({value, quote(value, safe=""), quote_plus(value)})
+        _longest_first = tuple(sorted(_secrets, key=len, reverse=True))
 
 
 def register_env(env: Mapping[str, str] | None = None) -> None:
@@ -45,9 +48,7 @@ def register_env(env: Mapping[str, str] | None = None) -> None:
 def redact(text: object) -> str:
     """`text` as a string with every known secret and signature-like parameter masked."""
     result = str(text)
-    with _lock:
-        secrets = sorted(_secrets, key=len, reverse=True)
-    for secret in secrets:
+    for secret in _longest_first:
         if secret in result:
             result = result.replace(secret, MASK)
     return _PARAMS.sub(lambda m: f"{m.group(1)}{m.group(2)}{MASK}", result)

@@ -303,14 +303,6 @@ class CcxtExchange:
         await self.load_markets()
         return await self._call("fetch_open_orders", self.client.fetch_open_orders, symbol)
 
-    async def fetch_my_trades(
-        self, symbol: str | None = None, since: int | None = None, limit: int | None = None
-    ) -> list[dict[str, Any]]:
-        await self.load_markets()
-        return await self._call(
-            "fetch_my_trades", self.client.fetch_my_trades, symbol, since, limit
-        )
-
     # -- orders ----------------------------------------------------------------------------
     async def create_order(
         self,
@@ -345,7 +337,7 @@ class CcxtExchange:
                 retry=False,
             )
         except NetworkError as e:
-            unanswered = isinstance(e, RequestTimeout) or not getattr(e, "answered", True)
+            unanswered = isinstance(e, RequestTimeout) or not e.answered
             if client_id and unanswered and not isinstance(e, RateLimited):
                 self._in_doubt[str(client_id)] = sent + self.settle_seconds
             raise
@@ -511,7 +503,7 @@ class CcxtExchange:
 
     def _map(self, e: Exception, holder: dict[str, Any], what: str) -> ExchangeError:
         error = self._map_exception(e, what)
-        error.answered = holder.get("status") is not None  # type: ignore[attr-defined]
+        error.answered = holder.get("status") is not None
         if isinstance(error, RateLimited):
             error.retry_after = _retry_after(holder.get("headers"))
         return error

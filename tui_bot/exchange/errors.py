@@ -10,6 +10,8 @@ from __future__ import annotations
 class ExchangeError(Exception):
     """Any error from an exchange."""
 
+    answered = True  # False: the request got no HTTP answer (it may still reach the exchange)
+
 
 class NetworkError(ExchangeError):
     """Transient: timeouts, dropped connections, 5xx, maintenance, malformed answers. Retry."""

@@ -113,9 +113,10 @@ class Ledger:
 
     # -- orders -------------------------------------------------------------------------------
 
-    def known(self, client_id: str | None) -> bool:
-        """Whether an order with this client order id exists already."""
-        return client_id is not None and client_id in self._by_client
+    def refuse_duplicate(self, client_id: str | None) -> None:
+        """Raise InvalidOrder if an order with this client order id exists already."""
+        if client_id is not None and client_id in self._by_client:
+            raise InvalidOrder(f"{self.name}: duplicate clientOrderId {client_id!r}")
 
     def new_order(
         self,
@@ -198,8 +199,17 @@ class Ledger:
 
     # -- balances -----------------------------------------------------------------------------
 
-    def require_free(self, currency: str, needed: float) -> None:
-        """Raise InsufficientFunds unless `needed` of `currency` is free."""
+    def require_funds(
+        self, market: Market, side: str, amount: float, cost: float, fee_rate: float
+    ) -> None:
+        """Raise InsufficientFunds unless an order can be paid for from the free balances:
+        `cost` quote plus the fee for a buy, `amount` base for a sell."""
+        if side == "buy":
+            self._require_free(market["quote"], cost * (1.0 + fee_rate))
+        else:
+            self._require_free(market["base"], amount)
+
+    def _require_free(self, currency: str, needed: float) -> None:
         free = self.balances.get(currency, [0.0, 0.0])[0]
         if needed > free * (1.0 + 1e-9) + 1e-12:
             raise InsufficientFunds(f"{self.name}: need {needed:.8g} {currency}, free {free:.8g}")

@@ -81,8 +81,7 @@ class PaperExchange:
     ) -> Order:
         client_id = (params or {}).get("clientOrderId")
         check_order_args("paper", type, side, None, price)
-        if self._ledger.known(client_id):
-            raise InvalidOrder(f"paper: duplicate clientOrderId {client_id!r}")
+        self._ledger.refuse_duplicate(client_id)
         markets = await self.real.load_markets()
         market = markets.get(symbol)
         if market is None or market.get("active") is False:
@@ -96,9 +95,12 @@ class PaperExchange:
         fills = walk_book(levels, amount, limit, side)
         ref = fills[0][0] if fills else (limit or _touch(levels))
         _check_limits(market, amount, ref)
+        fee_rate = _fee_rate(market)
+        cost = sum(p * q for p, q in fills)
+        if limit is not None:  # the rest rests at the limit, holding funds for it
+            cost += (amount - sum(q for _, q in fills)) * limit
+        self._ledger.require_funds(market, side, amount, cost, fee_rate)
         order = self._ledger.new_order(market, type, side, amount, limit, client_id)
-        fee_rate = float(market.get("taker") or DEFAULT_FEE)
-        self._check_funds(market, side, amount, fills, limit, fee_rate)
         self._apply_fills(order, market, fills, fee_rate)
         if order["remaining"] > 0:
             if type == "limit":
@@ -107,25 +109,6 @@ class PaperExchange:
                 order["status"] = "canceled" if order["filled"] else "expired"
         self._ledger.add(order)
         return copy.deepcopy(order)
-
-    def _check_funds(
-        self,
-        market: Market,
-        side: str,
-        amount: float,
-        fills: list[tuple[float, float]],
-        limit: float | None,
-        fee_rate: float,
-    ) -> None:
-        if side == "buy":
-            cost = sum(p * q for p, q in fills)
-            rest = amount - sum(q for _, q in fills)
-            if limit is not None:
-                cost += rest * limit
-            currency, needed = market["quote"], cost * (1.0 + fee_rate)
-        else:
-            currency, needed = market["base"], amount
-        self._ledger.require_free(currency, needed)
 
     def _apply_fills(
         self, order: Order, market: Market, fills: list[tuple[float, float]], fee_rate: float
@@ -138,23 +121,26 @@ class PaperExchange:
         fee = cost * fee_rate
         self._ledger.trade(market, order["side"], qty, cost, fee)
         filled = order["filled"] + qty
+        done = filled >= order["amount"] - 1e-12
         total_cost = order["cost"] + cost
         order.update(
             filled=filled,
-            remaining=max(0.0, order["amount"] - filled)
-            if filled < order["amount"] - 1e-12
-            else 0.0,
+            remaining=0.0 if done else order["amount"] - filled,
             cost=total_cost,
             average=total_cost / filled,
             lastTradeTimestamp=int(self.clock.now() * 1000),
             fee={"cost": order["fee"]["cost"] + fee, "currency": quote},
-            status="closed" if filled >= order["amount"] - 1e-12 else "open",
+            status="closed" if done else "open",
         )
         order["trades"] = order["trades"] + [
-            {"price": p, "amount": q, "cost": p * q, "fee": {"cost": p * q * fee_rate,
-                                                              "currency": quote}}
+            {
+                "price": p,
+                "amount": q,
+                "cost": p * q,
+                "fee": {"cost": p * q * fee_rate, "currency": quote},
+            }
             for p, q in fills
-        ]  # fmt: skip
+        ]
 
     async def _settle(self, skip: str | None = None, book: dict[str, Any] | None = None) -> None:
         """Fill resting limit orders against the current book."""
@@ -175,7 +161,7 @@ class PaperExchange:
             fills = walk_book(levels, order["remaining"], order["price"], order["side"])
             if not fills:
                 continue
-            fee_rate = float(market.get("taker") or DEFAULT_FEE)
+            fee_rate = _fee_rate(market)
             self._ledger.reserve(order, fee_rate, to_used=False)
             self._apply_fills(order, market, fills, fee_rate)
             if order["status"] == "open":
@@ -203,8 +189,7 @@ class PaperExchange:
         if order is None:
             raise OrderNotFound(f"paper: no open order {id!r}")
         markets = await self.real.load_markets()
-        fee_rate = float((markets.get(order["symbol"]) or {}).get("taker") or DEFAULT_FEE)
-        self._ledger.cancel(order, fee_rate)
+        self._ledger.cancel(order, _fee_rate(markets.get(order["symbol"]) or {}))
         return copy.deepcopy(order)
 
     async def fetch_balance(self) -> dict[str, Any]:
@@ -235,6 +220,11 @@ def walk_book(
             fills.append((price, take))
             left -= take
     return fills
+
+
+def _fee_rate(market: Market) -> float:
+    """The market's taker fee: every paper fill takes liquidity."""
+    return float(market.get("taker") or DEFAULT_FEE)
 
 
 def _touch(levels: list[list[float]]) -> float:

@@ -154,8 +154,10 @@ class SimExchange:
 
     def _quote(self, symbol: str) -> tuple[float, float]:
         """(bid, ask) around the mid price."""
-        mid = self.price_now(symbol)
-        half = self._assets[self._asset_index(symbol)].spread_bps / 20_000.0
+        return self._bid_ask(self._asset_index(symbol), self.price_now(symbol))
+
+    def _bid_ask(self, i: int, mid: float) -> tuple[float, float]:
+        half = self._assets[i].spread_bps / 20_000.0
         return mid * (1.0 - half), mid * (1.0 + half)
 
     def _market(self, symbol: str, asset: Asset) -> Market:
@@ -227,7 +229,7 @@ class SimExchange:
         }
 
     def _ticker(self, symbol: str, i: int, window: np.ndarray, last: float, ms: int) -> Ticker:
-        half = self._assets[i].spread_bps / 20_000.0
+        bid, ask = self._bid_ask(i, last)
         empty = window.shape[2] == 0
         open_ = last if empty else float(window[OPEN, i, 0])
         base_volume = 0.0 if empty else float(window[VOLUME, i].sum())
@@ -238,8 +240,8 @@ class SimExchange:
             "datetime": iso8601(ms),
             "last": last,
             "close": last,
-            "bid": last * (1.0 - half),
-            "ask": last * (1.0 + half),
+            "bid": bid,
+            "ask": ask,
             "open": open_,
             "high": last if empty else max(last, float(window[HIGH, i].max())),
             "low": last if empty else min(last, float(window[LOW, i].min())),
@@ -301,7 +303,8 @@ class SimExchange:
         if market is None:
             raise ExchangeError(f"sim: unknown symbol {symbol!r}")
         amount, price = float(amount), None if price is None else float(price)
-        self._validate(type, side, amount, price, client_id)
+        check_order_args("sim", type, side, amount, price)
+        self._ledger.refuse_duplicate(client_id)
         bid, ask = self._quote(symbol)
         touch = ask if side == "buy" else bid
         marketable = (
@@ -310,7 +313,7 @@ class SimExchange:
         ref = touch if marketable or price is None else price
         if amount * ref < MIN_COST:
             raise InvalidOrder(f"sim: order cost {amount * ref:.4f} below minimum {MIN_COST}")
-        self._check_funds(market, side, amount, ref)
+        self._ledger.require_funds(market, side, amount, amount * ref, self.fee_rate)
         limit = price if type == "limit" else None
         order = self._ledger.new_order(market, type, side, amount, limit, client_id)
         if marketable:
@@ -320,20 +323,6 @@ class SimExchange:
             self._open[order["id"]] = self.clock.now()
         self._ledger.add(order)
         return order
-
-    def _validate(
-        self, type: str, side: str, amount: float, price: float | None, client_id: str | None
-    ) -> None:
-        check_order_args("sim", type, side, amount, price)
-        if self._ledger.known(client_id):
-            raise InvalidOrder(f"duplicate clientOrderId {client_id!r}")
-
-    def _check_funds(self, market: Market, side: str, amount: float, price: float) -> None:
-        if side == "buy":
-            currency, needed = market["quote"], amount * price * (1.0 + self.fee_rate)
-        else:
-            currency, needed = market["base"], amount
-        self._ledger.require_free(currency, needed)
 
     def _fill(self, order: Order, fill_price: float, reserved: bool) -> None:
         """Fill the whole order at `fill_price`; `reserved`: it was resting, holding funds."""
