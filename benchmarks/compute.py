@@ -20,7 +20,6 @@ from tui_bot.engine.risk import SymbolGroups
 from tui_bot.engine.signals import SignalGenerator
 
 PRECISION = 2  # ml.cache_key_precision default
-INDICATOR_FIELDS = ("rsi", "macd", "macd_signal", "macd_hist", "momentum", "volume_ratio")
 WARMUP_CANDLES = 100  # compare indicators after this many candles
 
 
@@ -250,7 +249,7 @@ def lookups(sizes: Sizes) -> list[Row]:
 def _agree(a: Indicators, b: Indicators, tolerance: float, start: int) -> float:
     """Largest difference after `start` candles; CheckFailed if NaNs differ there."""
     worst = 0.0
-    for name in INDICATOR_FIELDS:
+    for name in naive.INDICATOR_FIELDS:
         x, y = getattr(a, name)[:, start:], getattr(b, name)[:, start:]
         require(
             naive.isclose_rows(x, y, tolerance),
@@ -264,7 +263,7 @@ def indicators(sizes: Sizes, close: np.ndarray, volume: np.ndarray, talib: Any) 
     shape = f"{close.shape[0]}x{close.shape[1]}"
     ours = compute_indicators(close, volume)
     loop = naive.indicators_loop(close, volume)
-    for name in INDICATOR_FIELDS:  # warm-up NaNs exactly where the loop has them
+    for name in naive.INDICATOR_FIELDS:  # warm-up NaNs exactly where the loop has them
         require(
             np.array_equal(np.isnan(getattr(ours, name)), np.isnan(getattr(loop, name))),
             f"indicators: {name} warm-up differs from the loop's",

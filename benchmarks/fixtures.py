@@ -17,7 +17,7 @@ from tui_bot.config import Settings, load_settings
 from tui_bot.engine.caches import TimedCache
 from tui_bot.engine.cycle import Engine
 from tui_bot.engine.features import bootstrap_dataset
-from tui_bot.engine.model import InlineTrainer, TrainedModel, labels, train_model
+from tui_bot.engine.model import InlineTrainer, labels
 from tui_bot.engine.monitor import Monitor
 from tui_bot.engine.samples import SampleBuffer
 from tui_bot.engine.scanner import MarketScanner, ScanOptions
@@ -113,10 +113,6 @@ def dataset(n_samples: int = SAMPLES) -> Dataset:
         buffer.outcome.copy(),
         buffer.time.copy(),
     )
-
-
-def model(data: Dataset, kind: str = "hist_gradient_boosting") -> TrainedModel:
-    return train_model(data.X, data.y, kind=kind)
 
 
 def scanner(

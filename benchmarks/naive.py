@@ -7,6 +7,7 @@ compared with, and the suite checks that it does (see checks in the row modules)
 from __future__ import annotations
 
 import json
+from dataclasses import fields
 from typing import Any
 
 import numpy as np
@@ -28,6 +29,7 @@ from tui_bot.engine.signals import MIN_CANDLES, SignalGenerator, Signals
 from tui_bot.exchange.errors import ExchangeError
 
 NAN = float("nan")
+INDICATOR_FIELDS = tuple(f.name for f in fields(Indicators))
 
 # -- indicators: a straightforward Python loop per symbol and per candle ---------------------
 
@@ -99,15 +101,12 @@ def indicators_loop(close: np.ndarray, volume: np.ndarray) -> Indicators:
     per_symbol = [
         indicators_one(c, v) for c, v in zip(close.tolist(), volume.tolist(), strict=True)
     ]
-    fields = ("rsi", "macd", "macd_signal", "macd_hist", "momentum", "volume_ratio")
-    return Indicators(*(np.array([one[f] for one in per_symbol]) for f in fields))
+    return Indicators(*(np.array([one[f] for one in per_symbol]) for f in INDICATOR_FIELDS))
 
 
 def indicators_talib(close: np.ndarray, volume: np.ndarray, talib: Any) -> Indicators:
     """TA-Lib called once per symbol and indicator (the fast C reference)."""
-    out: dict[str, list[np.ndarray]] = {
-        k: [] for k in ("rsi", "macd", "macd_signal", "macd_hist", "momentum", "volume_ratio")
-    }
+    out: dict[str, list[np.ndarray]] = {k: [] for k in INDICATOR_FIELDS}
     for c, v in zip(close, volume, strict=True):
         out["rsi"].append(talib.RSI(c, RSI_PERIOD))
         macd, signal, hist = talib.MACD(c, MACD_FAST, MACD_SLOW, MACD_SIGNAL)

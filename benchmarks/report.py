@@ -191,6 +191,7 @@ def _seed(row: dict[str, Any]) -> str:
     return f"{fmt(before)} -> {fmt(after)}"
 
 
+TEXT_COLUMNS = ("row", "unit", "goal", "met")  # left-aligned; every other column is a number
 HEADERS = ("row", "unit", "baseline", "ours", "ratio", "seed before -> after", "goal", "met")
 
 
@@ -210,9 +211,13 @@ def table_cells(results: dict[str, Any]) -> list[tuple[str, ...]]:
     ]
 
 
+def _numeric_columns(headers: tuple[str, ...]) -> set[int]:
+    return {i for i, h in enumerate(headers) if h not in TEXT_COLUMNS}
+
+
 def text_table(headers: tuple[str, ...], cells: list[tuple[str, ...]]) -> str:
     widths = [max(len(h), *(len(c[i]) for c in cells)) for i, h in enumerate(headers)]
-    numeric = {i for i, h in enumerate(headers) if h not in ("row", "unit", "goal", "met")}
+    numeric = _numeric_columns(headers)
 
     def line(values: tuple[str, ...]) -> str:
         parts = [
@@ -228,7 +233,7 @@ def text_table(headers: tuple[str, ...], cells: list[tuple[str, ...]]) -> str:
 def markdown_table(
     headers: tuple[str, ...], cells: list[tuple[str, ...]], code_first: bool = True
 ) -> str:
-    numeric = {i for i, h in enumerate(headers) if h not in ("row", "unit", "goal", "met")}
+    numeric = _numeric_columns(headers)
     align = ["---:" if i in numeric else "---" for i in range(len(headers))]
     lines = [f"| {' | '.join(headers)} |", f"|{'|'.join(align)}|"]
     for c in cells:

@@ -33,16 +33,13 @@ class Goal:
             return row.ours < limit
         return row.ours >= limit
 
-    def text(self) -> str:
-        value = f"{self.value:g}"
-        if self.of is None:
-            return f"{self.op} {value}"
-        ref = "baseline" if self.of == "baseline" else self.of
-        return f"{self.op} {value} x {ref}"
-
 
 def _ours(row: Row | None) -> float | None:
     return None if row is None else row.ours
+
+
+def _seed_json(seed: Seed) -> float | list[float] | None:
+    return list(seed) if isinstance(seed, tuple) else seed
 
 
 @dataclass
@@ -80,12 +77,8 @@ class Row:
             "baseline": self.baseline,
             "ours": self.ours,
             "ratio": self.ratio,
-            "seed_before": list(self.seed_before)
-            if isinstance(self.seed_before, tuple)
-            else self.seed_before,
-            "seed_after": list(self.seed_after)
-            if isinstance(self.seed_after, tuple)
-            else self.seed_after,
+            "seed_before": _seed_json(self.seed_before),
+            "seed_after": _seed_json(self.seed_after),
             "goal": goal,
         }
 

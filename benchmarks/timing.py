@@ -34,30 +34,6 @@ def _summary(per_call_ns: list[float], number: int) -> Timing:
     return Timing(statistics.median(seconds), min(seconds), max(seconds), len(seconds), number)
 
 
-def measure(
-    fn: Callable[[], Any],
-    *,
-    number: int = 1,
-    repeat: int = 7,
-    warmup: int = 1,
-    setup: Callable[[], Any] | None = None,
-) -> Timing:
-    """Time `fn()`; `setup()` (untimed) runs before every batch, e.g. to empty a cache."""
-    for _ in range(warmup):
-        if setup is not None:
-            setup()
-        fn()
-    samples: list[float] = []
-    for _ in range(repeat):
-        if setup is not None:
-            setup()
-        start = time.perf_counter_ns()
-        for _ in range(number):
-            fn()
-        samples.append((time.perf_counter_ns() - start) / number)
-    return _summary(samples, number)
-
-
 @dataclass(frozen=True)
 class Case:
     """One contender of `measure_interleaved`: `fn()` called `number` times per batch."""
@@ -83,6 +59,18 @@ def measure_interleaved(
             if round_ >= warmup:
                 samples[name].append((time.perf_counter_ns() - start) / case.number)
     return {name: _summary(samples[name], cases[name].number) for name in cases}
+
+
+def measure(
+    fn: Callable[[], Any],
+    *,
+    number: int = 1,
+    repeat: int = 7,
+    warmup: int = 1,
+    setup: Callable[[], Any] | None = None,
+) -> Timing:
+    """Time `fn()`; `setup()` (untimed) runs before every batch, e.g. to empty a cache."""
+    return measure_interleaved({"": Case(fn, number, setup)}, repeat=repeat, warmup=warmup)[""]
 
 
 async def measure_async(

@@ -58,10 +58,6 @@ HELP = (
     ("?", "this help"),
     ("q", "quit: finish the phase, save state, restore the terminal"),
 )
-DASHBOARD_ACTIONS = frozenset(
-    {"pause", "scan_now", "retrain", "close_position", "settings", "next_theme", "help", "quit"}
-    | {"tab"}
-)
 
 
 class TuiBotApp(EngineHostApp):
@@ -78,6 +74,8 @@ class TuiBotApp(EngineHostApp):
         Binding("q", "quit", "Quit"),
         *(Binding(str(i), f"tab('{name}')", show=False) for i, name in enumerate(TABS, 1)),
     ]
+    # only the dashboard's own keys; other screens answer theirs
+    DASHBOARD_ACTIONS = frozenset(binding.action.partition("(")[0] for binding in BINDINGS)
 
     def __init__(
         self,
@@ -111,7 +109,7 @@ class TuiBotApp(EngineHostApp):
         with Vertical(id="main"):
             yield StatusBar(
                 speed=self.engine_speed,
-                monotonic=self._monotonic,
+                engine_time=self.engine_time,
                 stake=self.settings.bot.stake_currency,
                 mode="SIMULATED" if sim else "PAPER",  # until the first snapshot says
                 id="status",
@@ -195,7 +193,7 @@ class TuiBotApp(EngineHostApp):
     # -- actions -----------------------------------------------------------------------------
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         # another screen is open (settings, help, a dialog): only its own keys work
-        return action not in DASHBOARD_ACTIONS or self.screen is self._main_screen
+        return action not in self.DASHBOARD_ACTIONS or self.screen is self._main_screen
 
     async def action_quit(self) -> None:
         if self._quitting:

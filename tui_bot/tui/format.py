@@ -32,11 +32,16 @@ def money(value: float) -> str:
     return f"{value:,.2f}"
 
 
+def pct_sign(value: float) -> int:
+    """1, -1 or 0: the sign of a percentage as `signed_pct` shows it (0 if it rounds to 0.00)."""
+    shown = round(value, 2)
+    return (shown > 0) - (shown < 0)
+
+
 def signed_pct(value: float) -> str:
     """+1.23% / −0.45%: the sign carries profit and loss even without colour."""
-    shown = round(value, 2)
-    sign = "+" if shown > 0 else ("−" if shown < 0 else " ")
-    return f"{sign}{abs(shown):.2f}%"
+    sign = {1: "+", -1: "−", 0: " "}[pct_sign(value)]
+    return f"{sign}{abs(round(value, 2)):.2f}%"
 
 
 def duration(seconds: float | None) -> str:

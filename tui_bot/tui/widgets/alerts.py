@@ -9,6 +9,7 @@ from tui_bot.tui import format as fmt
 from tui_bot.tui.widgets.table import KeyedTable, Row, cell
 
 MAX_LOCAL = 20
+SUBTITLE = "newest first"
 LEVELS = {"error": ("ERROR", "error"), "warning": ("WARN", "warning"), "info": ("info", "")}
 
 
@@ -32,11 +33,9 @@ class AlertsTable(KeyedTable):
     def add_local(self, alert: Alert) -> None:
         self.local.insert(0, alert)
         del self.local[MAX_LOCAL:]
-        if self.last_snapshot is not None:
-            self.show(self.last_snapshot)
-        else:
-            self.sync(self._rows(()))
-            self.border_subtitle = self._subtitle()
+        engine_alerts = () if self.last_snapshot is None else self.last_snapshot.alerts
+        self.sync(self._rows(engine_alerts))
+        self.border_subtitle = SUBTITLE
 
     def rows_for(self, snapshot: Snapshot) -> Mapping[str, Row]:
         return self._rows(snapshot.alerts)
@@ -56,7 +55,4 @@ class AlertsTable(KeyedTable):
         )
 
     def subtitle_for(self, snapshot: Snapshot) -> str:
-        return self._subtitle()
-
-    def _subtitle(self) -> str:
-        return "newest first"
+        return SUBTITLE

@@ -26,8 +26,9 @@ class EquityPane(Vertical):
         label.update(
             f"{fmt.money(snapshot.equity)}  {fmt.signed_pct(change)} over {len(history)} cycles"
         )
-        label.set_class(change > 0, "profit")
-        label.set_class(change < 0, "loss")
+        sign = fmt.pct_sign(change)  # the colour agrees with the sign shown
+        label.set_class(sign > 0, "profit")
+        label.set_class(sign < 0, "loss")
         self.query_one("#equity-spark", Sparkline).data = history
         self.border_subtitle = snapshot.mode if snapshot.mode == "SIMULATED" else ""
 

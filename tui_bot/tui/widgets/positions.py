@@ -28,8 +28,8 @@ class PositionsTable(KeyedTable):
         return {p.symbol: self._row(p) for p in snapshot.positions}
 
     def _row(self, p: PositionView) -> Row:
-        shown = round(p.pnl_pct, 2)
-        pnl_style = self.theme_colour("success" if shown > 0 else "error") if shown else ""
+        sign = fmt.pct_sign(p.pnl_pct)
+        pnl_style = self.theme_colour("success" if sign > 0 else "error") if sign else ""
         last = fmt.price(p.last_price) + ("?" if p.stale else "")
         return (
             cell(p.symbol, "bold"),

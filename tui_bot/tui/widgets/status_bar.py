@@ -16,12 +16,13 @@ MODE_CLASSES = {"SIMULATED": "mode-sim", "PAPER": "mode-paper", "LIVE": "mode-li
 
 
 class StatusBar(Vertical):
-    """Two lines. `speed` is engine seconds per wall second (the simulator runs faster)."""
+    """Two lines. `speed` is engine seconds per wall second (the simulator runs faster);
+    `engine_time` is now on the engine's clock, for the countdown to the next cycle."""
 
     def __init__(
         self,
         speed: float = 1.0,
-        monotonic: Callable[[], float] = time.monotonic,
+        engine_time: Callable[[], float] = time.time,
         stake: str = "",
         mode: str = "SIMULATED",
         id: str | None = None,
@@ -30,9 +31,8 @@ class StatusBar(Vertical):
         self.mode = mode
         self.speed = speed
         self.stake = stake
-        self._monotonic = monotonic
+        self._engine_time = engine_time
         self._snapshot: Snapshot | None = None
-        self._received = 0.0
         self._engine_state = "starting"  # starting | running | error | stopping | stopped
         self._engine_error = ""
         self.want_paused = False
@@ -53,7 +53,6 @@ class StatusBar(Vertical):
     # -- inputs ------------------------------------------------------------------------------
     def show(self, snapshot: Snapshot) -> None:
         self._snapshot = snapshot
-        self._received = self._monotonic()
         if self._engine_state in ("starting", "error"):
             self._engine_state = "running"
         self._render_all()
@@ -82,23 +81,22 @@ class StatusBar(Vertical):
         s = self._snapshot
         if s is None:
             return
-        mode = self.query_one("#status-mode", Label)
-        mode.update(f" {s.mode} ")
+        mode = self._update("#status-mode", f" {s.mode} ")
         for word, css in MODE_CLASSES.items():
             mode.set_class(s.mode == word, css)
         self._render_cycle(s)
-        equity = self.query_one("#status-equity", Label)
         money = f"{fmt.money(s.equity)} {self.stake}".rstrip()
         tag = " (SIMULATED)" if s.mode == "SIMULATED" else ""
-        equity.update(f"equity {money}{tag}  drawdown {s.drawdown_pct:.2f}%")
+        equity = self._update(
+            "#status-equity", f"equity {money}{tag}  drawdown {s.drawdown_pct:.2f}%"
+        )
         equity.set_class(s.drawdown_pct > 0, "loss")
-        model = self.query_one("#status-model", Label)
         if s.model.trained_at is None:
-            model.update("model: none yet")
+            self._update("#status-model", "model: none yet")
         else:
             auc = f"{s.model.auc:.3f}" if s.model.auc is not None else "-"
             age = fmt.duration(s.time - s.model.trained_at)
-            model.update(f"model {age} old, AUC {auc}")
+            self._update("#status-model", f"model {age} old, AUC {auc}")
         self.refresh_state()
 
     def _render_cycle(self, s: Snapshot) -> None:
@@ -107,14 +105,12 @@ class StatusBar(Vertical):
         if s.paused:
             parts.append("no next cycle")
         elif s.phase is None and s.next_cycle_at is not None:
-            waited = (self._monotonic() - self._received) * self.speed
-            remaining = (s.next_cycle_at - s.time - waited) / self.speed
+            remaining = (s.next_cycle_at - self._engine_time()) / self.speed
             parts.append(f"next in {fmt.countdown(remaining)}")
-        self.query_one("#status-cycle", Label).update(" · ".join(parts))
+        self._update("#status-cycle", " · ".join(parts))
 
     def refresh_state(self) -> None:
         s = self._snapshot
-        label = self.query_one("#status-state", Label)
         state = self._engine_state
         paused = s is not None and s.paused
         if state == "error":
@@ -131,6 +127,13 @@ class StatusBar(Vertical):
             text, css = "pausing after this cycle…", "warning"
         else:
             text, css = "running", "ok"
-        label.update(text)
+        label = self._update("#status-state", text)
         for name in ("error", "warning", "ok"):
             label.set_class(css == name, name)
+
+    def _update(self, selector: str, text: str) -> Label:
+        """Set a label's text; an unchanged one is left alone (update() always re-lays out)."""
+        label = self.query_one(selector, Label)
+        if label.content != text:
+            label.update(text)
+        return label

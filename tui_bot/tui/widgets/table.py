@@ -70,25 +70,26 @@ class KeyedTable(DataTable[Text]):
 
     def sync(self, rows: Mapping[str, Row]) -> None:
         """Make the table hold exactly `rows`, touching only what changed."""
-        for key in [k for k in self._cells if k not in rows]:
-            self.remove_row(key)
-            del self._cells[key]
-        columns = [key for key, _, _ in self.COLUMNS]
-        for key, row in rows.items():
-            old = self._cells.get(key)
-            if old is None:
-                self.add_row(*row, key=key)
-                self._cells[key] = row
-                continue
-            kept = []
-            for column, new, before in zip(columns, row, old, strict=True):
-                if _same(new, before):
-                    kept.append(before)
-                else:
-                    self.update_cell(key, column, new, update_width=True)
-                    kept.append(new)
-            self._cells[key] = tuple(kept)
-        self._order(list(rows))
+        with self.app.batch_update():
+            for key in [k for k in self._cells if k not in rows]:
+                self.remove_row(key)
+                del self._cells[key]
+            columns = [key for key, _, _ in self.COLUMNS]
+            for key, row in rows.items():
+                old = self._cells.get(key)
+                if old is None:
+                    self.add_row(*row, key=key)
+                    self._cells[key] = row
+                    continue
+                kept = []
+                for column, new, before in zip(columns, row, old, strict=True):
+                    if _same(new, before):
+                        kept.append(before)
+                    else:
+                        self.update_cell(key, column, new, update_width=True)
+                        kept.append(new)
+                self._cells[key] = tuple(kept)
+            self._order(list(rows))
 
     def _order(self, keys: list[str]) -> None:
         """Show rows in the order of `keys` (a sort of the existing rows, no rebuild)."""
