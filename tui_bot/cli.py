@@ -74,10 +74,8 @@ def main(argv: list[str] | None = None) -> int:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
     log.setLevel(logging.DEBUG if args.verbose else logging.INFO)
-    try:
-        settings = load_settings(args.config, overrides=_overrides(args.set))
-    except ConfigError as e:
-        print(f"tui-bot: invalid configuration:\n{e}", file=sys.stderr)
+    settings = _settings(args)
+    if settings is None:
         return 2
     for warning in settings.warnings:
         print(f"tui-bot: warning: {warning}", file=sys.stderr)
@@ -95,14 +93,21 @@ def main(argv: list[str] | None = None) -> int:
 
 def _dashboard(args: argparse.Namespace) -> int:
     """The dashboard. textual is imported only here, so the headless path never loads it."""
-    try:
-        settings = load_settings(args.config, overrides=_overrides(args.set))
-    except ConfigError as e:
-        print(f"tui-bot: invalid configuration:\n{e}", file=sys.stderr)
+    settings = _settings(args)
+    if settings is None:
         return 2
     from tui_bot.tui import run_dashboard
 
     return run_dashboard(settings, verbose=args.verbose, live=args.live)
+
+
+def _settings(args: argparse.Namespace) -> Settings | None:
+    """The settings `--config` and `--set` ask for; None (said on stderr) if they are invalid."""
+    try:
+        return load_settings(args.config, overrides=_overrides(args.set))
+    except ConfigError as e:
+        print(f"tui-bot: invalid configuration:\n{e}", file=sys.stderr)
+        return None
 
 
 def _overrides(items: list[str]) -> dict[str, str]:

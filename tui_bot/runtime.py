@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from tui_bot.clock import AcceleratedClock, Clock, WallClock
 from tui_bot.config import ConfigError, Settings
 from tui_bot.engine.cycle import Engine, SnapshotFn
-from tui_bot.engine.model import Trainer
+from tui_bot.engine.model import ProcessTrainer, Trainer
 from tui_bot.exchange.base import Exchange
 from tui_bot.store import Store
 
@@ -98,15 +98,12 @@ def build_runtime(
 ) -> Runtime:
     """`live`: the --live flag. `env`: where API keys come from (os.environ by default)."""
     env = os.environ if env is None else env
+    trainer = ProcessTrainer() if trainer is None else trainer  # its worker starts on first use
     if settings.exchange.name != "sim":
         return _ccxt_runtime(settings, trainer, clock, on_snapshot, live, env)
     store = Store(settings.storage_dir / STORE_FILE)
     clock = clock or _sim_clock(settings, store)
     exchange = _sim_exchange(settings, clock)
-    if trainer is None:
-        from tui_bot.engine.model import ProcessTrainer
-
-        trainer = ProcessTrainer()
     engine = Engine(settings, exchange, clock, store, trainer, "SIMULATED", on_snapshot)
     notice = decide_mode(settings, live, env).notice
     return Runtime(engine, exchange, store, trainer, notice)
@@ -114,7 +111,7 @@ def build_runtime(
 
 def _ccxt_runtime(
     settings: Settings,
-    trainer: Trainer | None,
+    trainer: Trainer,
     clock: Clock | None,
     on_snapshot: SnapshotFn | None,
     live: bool,
@@ -151,10 +148,6 @@ def _ccxt_runtime(
             starting_balance=settings.exchange.paper_balance,
             stake_currency=settings.bot.stake_currency,
         )
-    if trainer is None:
-        from tui_bot.engine.model import ProcessTrainer
-
-        trainer = ProcessTrainer()
     engine = Engine(settings, exchange, clock, store, trainer, decision.mode, on_snapshot)
     real.alert = engine.alert
     if decision.notice:

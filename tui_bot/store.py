@@ -78,6 +78,8 @@ CREATE TABLE IF NOT EXISTS alerts (
     source TEXT NOT NULL, message TEXT NOT NULL
 );
 """
+# the columns of OrderRow, in its field order
+_ORDER_COLUMNS = "client_order_id, cycle, intent, symbol, side, amount, status, reason, context"
 
 
 @dataclass(frozen=True)
@@ -161,16 +163,13 @@ class Store:
     # orders --------------------------------------------------------------------------------
     def order(self, client_order_id: str) -> OrderRow | None:
         row = self._db.execute(
-            "SELECT client_order_id, cycle, intent, symbol, side, amount, status, reason, context "
-            "FROM orders WHERE client_order_id = ?",
-            (client_order_id,),
+            f"SELECT {_ORDER_COLUMNS} FROM orders WHERE client_order_id = ?", (client_order_id,)
         ).fetchone()
         return _order(row) if row else None
 
     def pending_orders(self) -> list[OrderRow]:
         rows = self._db.execute(
-            "SELECT client_order_id, cycle, intent, symbol, side, amount, status, reason, context "
-            "FROM orders WHERE status = 'pending' ORDER BY created_at"
+            f"SELECT {_ORDER_COLUMNS} FROM orders WHERE status = 'pending' ORDER BY created_at"
         ).fetchall()
         return [_order(r) for r in rows]
 
@@ -215,16 +214,6 @@ class Store:
                 client_order_id,
             ),
         )
-
-    def order_counts(self) -> dict[str, int]:
-        rows = self._db.execute("SELECT status, COUNT(*) FROM orders GROUP BY status").fetchall()
-        return dict(rows)
-
-    def filled_orders(self) -> list[tuple[str, str, float]]:
-        """(client_order_id, side, filled) of every filled order."""
-        return self._db.execute(
-            "SELECT client_order_id, side, filled FROM orders WHERE status = 'filled'"
-        ).fetchall()
 
     # positions and trades ------------------------------------------------------------------
     def positions(self) -> list[PositionRow]:

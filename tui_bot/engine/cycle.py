@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import queue
 from collections import deque
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field
+from itertools import islice
 from typing import Any
 
 import numpy as np
@@ -41,12 +43,13 @@ log = logging.getLogger(__name__)
 SnapshotFn = Callable[[Snapshot], None]
 HISTORY_CANDLES = 1000
 BOOTSTRAP_SAMPLES = 1000
+EQUITY_HISTORY = 120  # points of the equity curve a snapshot carries
 
 
 @dataclass
 class _CycleState:
     cycle: int = 0
-    phases: dict[str, float | None] | None = None
+    phases: dict[str, float | None] = field(default_factory=lambda: dict.fromkeys(PHASES))
     orders_placed: int = 0
     scan: ScanResult | None = None
     signals: Signals | None = None
@@ -98,9 +101,8 @@ class Engine:
             ml.max_samples_in_memory,
             ml.saved_samples,
         )
-        self.alerts: deque[Alert] = deque(maxlen=100)
-        for row in reversed(store.recent_alerts(20)):  # the Alerts pane survives a restart
-            self.alerts.appendleft(Alert(*row))
+        recent = (Alert(*row) for row in store.recent_alerts(20))  # newest first
+        self.alerts: deque[Alert] = deque(recent, maxlen=100)  # the pane survives a restart
         self.paused = False
         self.phase: str | None = None
         self.next_cycle_at: float | None = None
@@ -108,6 +110,8 @@ class Engine:
         self.cash = 0.0
         self.drawdown = 0.0
         self.peak = store.peak_equity() or 0.0
+        history = store.equity_history(EQUITY_HISTORY)  # then kept here: no query per snapshot
+        self.equity_history: deque[float] = deque(history, maxlen=EQUITY_HISTORY)
         self.prices: dict[str, float] = {}
         self.prices_stale = False  # the last fetch_tickers failed: prices are the last known
         self.unconfirmed: set[str] = set()  # positions the exchange's balances do not confirm
@@ -125,7 +129,9 @@ class Engine:
     def submit(self, command: cmd.Command) -> None:
         self._commands.put(command)
         if self._loop is not None and self._wake is not None:
-            self._loop.call_soon_threadsafe(self._wake.set)
+            # RuntimeError: the engine's loop has closed, so there is nothing left to wake
+            with contextlib.suppress(RuntimeError):
+                self._loop.call_soon_threadsafe(self._wake.set)
 
     def request_stop(self) -> None:
         self.submit(cmd.Stop())
@@ -139,10 +145,7 @@ class Engine:
         self._loop = asyncio.get_running_loop()
         self._wake = asyncio.Event()
         try:
-            for result in await self.executor.reconcile():
-                self.alert(
-                    "info", "executor", f"reconciled {result.client_order_id}: {result.status}"
-                )
+            await self._reconcile_orders()
             if self.mode == "LIVE":
                 self.unconfirmed = await reconcile_account(
                     self.exchange, self.store, self.settings.bot.stake_currency, self.alert
@@ -284,9 +287,8 @@ class Engine:
         except Exception as e:  # a bug must not stop trading loop or UI
             log.exception("phase %s failed", name)
             self.alert("error", name, f"{type(e).__name__}: {e}")
-        assert self._state.phases is not None
+        # no snapshot here: the next phase publishes one as it starts, run_cycle after the last
         self._state.phases[name] = self.monitor.last(f"phase.{name}")
-        self._publish()
 
     def _exchange_failed(self, source: str, e: ExchangeError) -> None:
         if isinstance(e, AuthenticationError):
@@ -295,10 +297,13 @@ class Engine:
         else:
             self.alert("error", source, f"exchange unavailable: {e}")
 
+    async def _reconcile_orders(self) -> None:
+        for result in await self.executor.reconcile():
+            self.alert("info", "executor", f"reconciled {result.client_order_id}: {result.status}")
+
     async def update_positions(self) -> None:
         try:
-            for result in await self.executor.reconcile():
-                self.alert("info", "executor", f"reconciled {result.client_order_id}")
+            await self._reconcile_orders()
             with self.monitor.time("exchange.fetch_tickers"):
                 tickers = await self.exchange.fetch_tickers()
         except ExchangeError:  # degrade: last known prices, marked stale; no exits on them
@@ -341,6 +346,7 @@ class Engine:
         self.peak = max(self.peak, self.equity)
         self.drawdown = drawdown_pct(self.equity, self.peak)
         self.store.add_equity(self.clock.now(), self._state.cycle, self.equity, self.drawdown)
+        self.equity_history.append(self.equity)
         was_killed = self.kill_switch
         self.kill_switch = self.drawdown >= self.settings.risk.max_drawdown_pct
         if self.kill_switch and not was_killed:
@@ -357,14 +363,14 @@ class Engine:
             self.alert("warning", "market_scan", f"{symbol}: {error}")
 
     async def signal_generation(self) -> None:
-        if self._state.scan is None:
-            return
-        self._state.signals = self.signals.generate(self._state.scan, self.models.model)
+        self._state.signals = None  # should this fail, the last cycle's signals must not be used
+        if self._state.scan is not None:
+            self._state.signals = self.signals.generate(self._state.scan, self.models.model)
 
     async def risk_management(self) -> None:
+        self._state.opportunities = ()  # should this fail, nothing is bought on old decisions
         signals = self._state.signals
         if signals is None or np.isnan(signals.probabilities).all():
-            self._state.opportunities = ()
             return
         candidates = [
             Candidate(s, float(p), float(p))
@@ -379,13 +385,11 @@ class Engine:
             self.groups,
             self.equity,
             self.cash,
-            self.drawdown if self.executor.trading_blocked is None else float("inf"),
+            self.drawdown,
             win_loss_ratio(pnls, default_ratio),
             _limits(self.settings),
+            blocked=self.executor.trading_blocked,
         )
-        blocked = self.executor.trading_blocked
-        if blocked is not None:  # say why, rather than "kill switch (drawdown inf%)"
-            opportunities = [replace(o, action=f"blocked: {blocked}") for o in opportunities]
         self._state.opportunities = tuple(opportunities)
 
     async def execute_trades(self) -> None:
@@ -477,7 +481,7 @@ class Engine:
             exchange=self.exchange.id,
             equity=self.equity,
             drawdown_pct=self.drawdown,
-            phases=dict(self._state.phases or dict.fromkeys(PHASES)),
+            phases=dict(self._state.phases),
             caches={
                 "market_scan": self.scan_cache.stats(),
                 "indicators": self.indicator_cache.stats(),
@@ -487,7 +491,7 @@ class Engine:
             positions=positions,
             opportunities=self._state.opportunities,
             orders_placed=self._state.orders_placed,
-            alerts=tuple(list(self.alerts)[:20]),
+            alerts=tuple(islice(self.alerts, 20)),
             timings=self.monitor.stats(),
             model=ModelInfo(
                 trained_at=model.trained_at if model else None,
@@ -502,7 +506,7 @@ class Engine:
             paused=self.paused,
             next_cycle_at=self.next_cycle_at,
             kill_switch=self.kill_switch,
-            equity_history=tuple(self.store.equity_history(120)),
+            equity_history=tuple(self.equity_history),
         )
 
     def _publish(self) -> None:

@@ -30,6 +30,7 @@ from tui_bot.exchange.errors import (
 from tui_bot.store import OrderRow, PositionRow, Store, TradeRow
 
 AlertFn = Callable[[str, str, str], None]  # level, source, message
+CLIENT_ID_PREFIX = "tb"  # every order this bot sends carries a client order id starting so
 
 
 class _FoundUnfilled(Exception):
@@ -43,7 +44,7 @@ class _FoundUnfilled(Exception):
 def client_order_id(cycle: int, symbol: str, side: str) -> str:
     """Same (cycle, symbol, side) -> same id; fits every exchange's id rules (<= 32 chars)."""
     digest = hashlib.sha1(f"{cycle}|{symbol}|{side}".encode()).hexdigest()[:22]
-    return f"tb{cycle % 100000:05d}{digest}"
+    return f"{CLIENT_ID_PREFIX}{cycle % 100000:05d}{digest}"
 
 
 @dataclass(frozen=True)

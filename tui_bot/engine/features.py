@@ -48,15 +48,14 @@ def bootstrap_dataset(
     close: np.ndarray,
     volume: np.ndarray,
     horizon: int = 12,
-    min_return: float = 0.002,
     warmup: int = 40,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Training rows from candle history shaped (n_symbols, T).
 
     Returns X (m, 4) float32 features at each t with warmup <= t < T - horizon, the forward
     return close[t + horizon] / close[t] - 1 as float32, and t as float64. Rows are ordered by
-    time (then symbol), so later rows are more recent; rows with NaN are dropped. `min_return`
-    is accepted for call compatibility only: labels come from `model.labels(outcome, ...)`.
+    time (then symbol), so later rows are more recent; rows with NaN are dropped. Labels come
+    from `model.labels(outcome, ...)`.
     """
     if horizon < 1 or warmup < 0:
         raise ValueError(f"horizon must be >= 1 and warmup >= 0, got {horizon} and {warmup}")

@@ -8,14 +8,11 @@ are flagged (an alert, and no automatic exits on them) rather than silently drop
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
+from tui_bot.engine.executor import CLIENT_ID_PREFIX, AlertFn
 from tui_bot.exchange.base import Exchange
 from tui_bot.store import Store
-
-AlertFn = Callable[[str, str, str], None]
-CLIENT_ID_PREFIX = "tb"  # executor.client_order_id
 
 
 async def reconcile_account(

@@ -130,8 +130,12 @@ def evaluate(
     drawdown: float,
     win_loss: float,
     limits: RiskLimits,
+    blocked: str | None = None,
 ) -> list[Opportunity]:
-    """Decide, best score first, which candidates to buy; give every other one its reason."""
+    """Decide, best score first, which candidates to buy; give every other one its reason.
+
+    `blocked`: why no trading is possible at all (e.g. the API key was refused): nothing is bought.
+    """
     open_count = len(open_symbols)
     per_group: dict[str, int] = {}
     for symbol in open_symbols:
@@ -142,7 +146,9 @@ def evaluate(
     for c in sorted(candidates, key=lambda c: c.score, reverse=True):
         group = groups.group(c.symbol)
         size = 0.0
-        if kill:
+        if blocked is not None:
+            action = f"blocked: {blocked}"
+        elif kill:
             action = f"kill switch (drawdown {drawdown:.1f}%)"
         elif c.symbol in open_symbols:
             action = "already open"

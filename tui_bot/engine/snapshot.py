@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from tui_bot.engine.caches import CacheStats
@@ -89,8 +89,7 @@ class Snapshot:
     paused: bool = False
     next_cycle_at: float | None = None
     kill_switch: bool = False
-    equity_history: tuple[float, ...] = field(default=())
-    settings: dict[str, Any] = field(default_factory=dict)
+    equity_history: tuple[float, ...] = ()
 
     def to_json(self) -> dict[str, Any]:
         """The `--json` line: the keys the README documents."""

@@ -11,6 +11,7 @@ import numpy as np
 from tui_bot.clock import Clock
 from tui_bot.engine.features import FEATURE_NAMES, bootstrap_dataset
 from tui_bot.engine.model import (
+    MIN_TRAINING_ROWS,
     ModelLoadError,
     TrainedModel,
     Trainer,
@@ -103,7 +104,7 @@ class ModelManager:
     async def train(self) -> TrainedModel | None:
         """Train on the samples held; on success swap the model in and persist it."""
         X, y = self.samples.X, labels(self.samples.outcome, MIN_RETURN)
-        if len(X) < 50 or len(np.unique(y)) < 2:
+        if len(X) < MIN_TRAINING_ROWS or len(np.unique(y)) < 2:
             self.alert("info", "model", f"not enough samples to train ({len(X)})")
             return None
         try:
