@@ -13,6 +13,7 @@ from pathlib import Path
 
 from tui_bot.config import ConfigError, Settings, describe, load_settings
 from tui_bot.engine.snapshot import Snapshot
+from tui_bot.errors import RefusedToStart
 
 log = logging.getLogger("tui_bot")
 
@@ -86,7 +87,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "train":
             return asyncio.run(_train(settings))
         return asyncio.run(_run_headless(settings, args.cycles, args.json, args.live))
-    except ConfigError as e:
+    except RefusedToStart as e:  # a config, storage or second-instance fault: the user must act
         print(f"tui-bot: {e}", file=sys.stderr)
         return 2
 

@@ -25,6 +25,8 @@ from typing import Any
 
 import tomli_w
 
+from tui_bot.errors import RefusedToStart
+
 CCXT_KEY = "exchange.ccxt_config"
 SECRET_HINT = (
     "do not put keys in config.toml; set TUI_BOT_API_KEY / TUI_BOT_API_SECRET / "
@@ -58,7 +60,7 @@ HEADER = """\
 """
 
 
-class ConfigError(Exception):
+class ConfigError(RefusedToStart):
     """A configuration problem; str(error) is the full user-facing message (one problem a line)."""
 
     def __init__(self, problems: str | Sequence[str]) -> None:

@@ -9,7 +9,9 @@ that is SIGKILLed.
 Faults are injected per request, either queued (`inject`) or at random (`random_faults`):
 "429"/"418" (with Retry-After), "500"/"502"/"503", "timeout" (the request is handled, the answer
 held past the client's timeout), "drop" (connection closed without an answer; an order is executed
-first), "malformed" (a truncated JSON body; an order is executed first). `hold_orders` keeps a
+first), "malformed" (a truncated JSON body; an order is executed first), "html" / "garbage" /
+"empty" (HTTP 200 whose body is an HTML page, non-JSON text or nothing; an order is executed first),
+"clock_skew" (Binance's -1021 "outside of the recvWindow", nothing handled). `hold_orders` keeps a
 POST /order open for a while (before or after executing it) and sets an Event, so a test can kill
 the client exactly while an order is in flight.
 """
@@ -36,7 +38,15 @@ FEE_RATE = 0.001
 HISTORY = 3000  # candles before the server's start
 FUTURE = 3000  # candles after it
 SIGNED = {"/api/v3/account", "/api/v3/order", "/api/v3/openOrders", "/api/v3/myTrades"}
-FAULT_KINDS = ("429", "418", "500", "502", "503", "timeout", "drop", "malformed")
+FAULT_KINDS = (
+    "429", "418", "500", "502", "503", "timeout", "drop", "malformed", "html", "garbage", "empty",
+    "clock_skew",
+)  # fmt: skip
+GARBLED = {
+    "html": "<html><head><title>Just a moment...</title></head><body>checking</body></html>",
+    "garbage": "\x00\x13 ok ok }{ not json",
+    "empty": "",
+}
 
 
 @dataclass(frozen=True)
@@ -779,6 +789,11 @@ def _handler(server: FakeBinance) -> type[BaseHTTPRequestHandler]:
                 }[fault]
                 self._send_raw(record.status, f"<html><body>{text}</body></html>", "text/html")
                 return
+            if fault == "clock_skew":
+                record.status = 400
+                msg = "Timestamp for this request is outside of the recvWindow."
+                self._send(400, {"code": -1021, "msg": msg})
+                return
             if fault == "drop" and not (method == "POST" and path == "/api/v3/order"):
                 self._drop()
                 return
@@ -801,6 +816,10 @@ def _handler(server: FakeBinance) -> type[BaseHTTPRequestHandler]:
             elif fault == "timeout":
                 time.sleep(server.hang_seconds)
                 self._send(status, result)
+            elif fault in GARBLED:
+                self._send_raw(
+                    200, GARBLED[fault], "text/html" if fault == "html" else "text/plain"
+                )
             elif fault == "malformed":
                 self._send_raw(status, json.dumps(result)[: max(1, len(json.dumps(result)) // 2)])
             else:

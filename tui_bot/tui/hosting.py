@@ -17,9 +17,10 @@ from textual.app import App
 from textual.timer import Timer
 from textual.worker import Worker, WorkerState
 
-from tui_bot.config import ConfigError, Settings
+from tui_bot.config import Settings
 from tui_bot.engine import commands as cmd
 from tui_bot.engine.snapshot import Snapshot
+from tui_bot.errors import RefusedToStart
 from tui_bot.tui.messages import EngineFailed, EngineNotice, SnapshotArrived
 
 log = logging.getLogger(__name__)
@@ -198,7 +199,7 @@ class EngineHostApp(App[int]):
         else:
             log.error("engine failed", exc_info=error)
             text = f"{type(error).__name__}: {error}"
-            retry = None if isinstance(error, ConfigError) else self._next_backoff()
+            retry = None if isinstance(error, RefusedToStart) else self._next_backoff()
         self.post_message(EngineFailed(text, retry, self.engine_time()))
 
     def on_engine_failed(self, message: EngineFailed) -> None:
