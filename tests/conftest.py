@@ -1,4 +1,5 @@
-"""Shared fixtures: settings in a temp dir, a fake clock, an in-process trainer."""
+"""Shared fixtures: settings in a temp dir, a fake clock, an in-process trainer; and a check
+that no process started by the tests outlives the session."""
 
 from __future__ import annotations
 
@@ -13,6 +14,8 @@ from tui_bot.clock import FakeClock
 from tui_bot.config import Settings, load_settings
 from tui_bot.engine.model import InlineTrainer
 from tui_bot.exchange.sim import sim_start_time
+
+pytest_plugins = ["leak_check"]  # a process a test leaves behind fails the run
 
 
 def make_settings(tmp_path: Path, **values: object) -> Settings:
@@ -69,17 +72,18 @@ def trained_storage(tmp_path_factory: pytest.TempPathFactory) -> Callable[[Path]
 
         asyncio.run(train())
     store_file = source / "data" / "tui_bot_binance_paper.sqlite"
-    model_file = source / "data" / "model.joblib"
+    model_file = source / "data" / "model_binance_paper.joblib"
 
     def copy_into(storage_dir: Path) -> None:
         storage_dir.mkdir(parents=True, exist_ok=True)
-        shutil.copy(model_file, storage_dir / "model.joblib")
         for mode in ("paper", "live"):
+            model = f"model_binance_{mode}.joblib"  # recorded relative to the data folder
+            shutil.copy(model_file, storage_dir / model)
             target = storage_dir / f"tui_bot_binance_{mode}.sqlite"
             shutil.copy(store_file, target)
             db = sqlite3.connect(target)
             with db:
-                db.execute("UPDATE models SET path = ?", (str(storage_dir / "model.joblib"),))
+                db.execute("UPDATE models SET path = ?", (model,))
                 db.execute("DELETE FROM alerts")
             db.close()
 

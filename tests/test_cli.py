@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import sqlite3
 import subprocess
 import sys
 from pathlib import Path
@@ -41,8 +42,10 @@ def test_headless_json_prints_one_object_per_cycle(workdir: Path) -> None:
     expected = {
         "cycle", "time", "mode", "exchange", "equity", "drawdown_pct", "phases", "caches",
         "positions", "opportunities", "orders_placed", "alerts", "timings", "model",
+        "balance_stale", "unmanaged",
     }  # fmt: skip
     assert set(cycles[0]) == expected
+    assert cycles[0]["balance_stale"] is False and cycles[0]["unmanaged"] == []
     assert [c["cycle"] for c in cycles] == [1, 2, 3]
     assert cycles[0]["mode"] == "SIMULATED"
     assert set(cycles[0]["caches"]) == {
@@ -119,3 +122,54 @@ def test_train_trains_once_then_retrains_from_saved_samples(workdir: Path) -> No
     db = sqlite3.connect(workdir / "data" / "tui_bot.sqlite")
     assert db.execute("SELECT COUNT(*) FROM models").fetchone()[0] == 2  # no double training
     db.close()
+
+
+# `tui-bot ... | head`: once the reader has gone, exit quietly with 141, as a tool killed by
+# SIGPIPE does (128 + 13; what a shell with `set -o pipefail` reports for `yes | head -1`).
+BROKEN_PIPE_EXIT = 141
+
+
+def test_config_check_into_a_closed_pipe_exits_quietly(workdir: Path) -> None:
+    read_end, write_end = os.pipe()
+    os.close(read_end)  # the reader is gone before anything is written: every write fails
+    try:
+        result = subprocess.run(
+            [sys.executable, "-m", "tui_bot", "config", "check"],
+            cwd=workdir,
+            stdout=write_end,
+            stderr=subprocess.PIPE,
+            text=True,
+            timeout=60,
+        )
+    finally:
+        os.close(write_end)
+    assert result.returncode == BROKEN_PIPE_EXIT, result.stderr
+    assert result.stderr == ""
+
+
+@pytest.mark.slow
+def test_headless_run_into_a_closed_pipe_stops_cleanly(workdir: Path) -> None:
+    with open(workdir / "stderr.txt", "w") as stderr:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "tui_bot", "run", "--headless", "--json", *FAST],
+            cwd=workdir,
+            stdout=subprocess.PIPE,
+            stderr=stderr,
+            text=True,
+        )
+    try:
+        assert proc.stdout is not None
+        first = json.loads(proc.stdout.readline())  # `| head -1`
+        proc.stdout.close()
+        assert proc.wait(timeout=120) == BROKEN_PIPE_EXIT
+    finally:
+        proc.kill()
+        proc.wait()
+    log = (workdir / "stderr.txt").read_text()
+    assert "Traceback" not in log and "BrokenPipeError" not in log, log
+    db = sqlite3.connect(workdir / "data" / "tui_bot.sqlite")
+    saved = dict(db.execute("SELECT key, value FROM state").fetchall())
+    db.close()
+    # It stopped after the first cycle it could not print (one more may sit unread in the pipe).
+    assert first["cycle"] < int(saved["cycle"]) <= first["cycle"] + 2
+    assert float(saved["clock_time"]) > first["time"]  # saved on the way out

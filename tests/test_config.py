@@ -653,3 +653,59 @@ def test_render_then_load_gives_back_the_values(values: dict[str, object], ccxt:
         path.write_text(text, encoding="utf-8")
         loaded = load_settings(path, env={})
     assert settings_values(loaded) == values
+
+
+# ---------------------------------------------------------------------------- dirs, long strings
+
+
+def test_a_config_toml_that_is_a_directory_is_said_not_ignored(tmp_path: Path) -> None:
+    (tmp_path / "config.toml").mkdir()  # in the cwd, where the default file is looked for
+    message = error_of()
+    assert message.startswith(f"{tmp_path / 'config.toml'}: is a directory, not a file")
+    assert "--config" in message and "\n" not in message
+
+
+def test_a_config_path_that_is_a_directory_is_refused(tmp_path: Path) -> None:
+    (tmp_path / "conf").mkdir()
+    message = error_of(tmp_path / "conf")
+    assert message.startswith(f"{tmp_path / 'conf'}: is a directory, not a file")
+
+
+def test_every_string_key_has_a_length_limit() -> None:
+    for spec in config.SCHEMA:
+        if spec.type is not str:
+            continue
+        assert 1 <= spec.max_length <= 4096, spec.dotted
+        with pytest.raises(ConfigError, match="too long"):
+            validate_value(spec.dotted, "a" * (spec.max_length + 1))
+        if spec.choices is None:
+            assert validate_value(spec.dotted, "a" * spec.max_length) == "a" * spec.max_length
+
+
+def test_string_limits_fit_what_the_keys_hold() -> None:
+    assert key_spec("bot.stake_currency").max_length == 20
+    assert key_spec("storage.dir").max_length == 4096
+    assert key_spec("ui.theme").max_length == 200
+    assert key_spec("exchange.whitelist").max_length == 4096  # a list of markets
+
+
+HUGE = "X" * 1_048_576
+
+
+@pytest.mark.parametrize("source", ["file", "env", "flag"])
+def test_a_huge_string_is_refused_and_never_echoed_back(tmp_path: Path, source: str) -> None:
+    if source == "file":
+        message = error_of(write(tmp_path, f'[bot]\nstake_currency = "{HUGE}"\n'))
+    elif source == "env":
+        message = error_of(env={"TUI_BOT_BOT_STAKE_CURRENCY": HUGE})
+    else:
+        message = error_of(overrides={"bot.stake_currency": HUGE})
+    assert "stake_currency" in message and "too long: at most 20 characters" in message
+    assert "1,048,576 characters" in message
+    assert len(message) < 500, message[:600]
+
+
+def test_a_huge_unknown_key_is_not_echoed_back(tmp_path: Path) -> None:
+    message = error_of(write(tmp_path, f"[bot]\n{HUGE} = 1\n"))
+    assert "unknown key" in message and "1,048,576 characters" in message
+    assert len(message) < 500, message[:600]

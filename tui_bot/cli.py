@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import logging
+import os
 import signal
 import sys
 import time
@@ -14,12 +16,22 @@ from pathlib import Path
 from tui_bot.config import ConfigError, Settings, describe, load_settings
 from tui_bot.engine.snapshot import Snapshot
 from tui_bot.errors import RefusedToStart
+from tui_bot.storage_lock import storage_lock
 
 log = logging.getLogger("tui_bot")
 
+COMMANDS = ("ui", "run", "train", "config")
+# stdout's reader has gone (`tui-bot ... | head`): the code of a tool that SIGPIPE ended (128 + 13)
+BROKEN_PIPE_EXIT = 141
+
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="tui-bot", description=__doc__)
+    parser = argparse.ArgumentParser(
+        prog="tui-bot",
+        description=__doc__,
+        epilog="With no command, `tui-bot [ui options]` opens the dashboard: "
+        "tui-bot --config PATH --set SECTION.KEY=VALUE --live (see tui-bot ui --help)",
+    )
     sub = parser.add_subparsers(dest="command")
     ui = sub.add_parser("ui", help="open the dashboard (the default with no command)")
     _live_flag(ui)
@@ -61,12 +73,40 @@ def _common(parser: argparse.ArgumentParser) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """The command line; a closed stdout (`| head`) ends it quietly, as SIGPIPE ends a tool."""
+    try:
+        code = _main(sys.argv[1:] if argv is None else argv)
+        sys.stdout.flush()  # a reader that has gone shows here, not in a traceback at exit
+        return code
+    except BrokenPipeError:
+        point_at_devnull(sys.stdout.fileno())
+        return BROKEN_PIPE_EXIT
+
+
+def point_at_devnull(*fds: int) -> None:
+    """Points these file descriptors at /dev/null, so that writes to a reader or terminal that
+    has gone neither fail (the interpreter's last flush at exit included) nor block."""
+    null = os.open(os.devnull, os.O_WRONLY)
+    try:
+        for fd in fds:
+            with contextlib.suppress(OSError):
+                os.dup2(null, fd)
+    finally:
+        os.close(null)
+
+
+def _with_command(argv: list[str]) -> list[str]:
+    """`tui-bot [options]` is `tui-bot ui [options]`: the dashboard is the default command."""
+    if argv and (argv[0] in COMMANDS or argv[0] in ("-h", "--help")):
+        return argv
+    return ["ui", *argv]
+
+
+def _main(argv: list[str]) -> int:
     from tui_bot import redact
 
     redact.install()  # API secrets never reach a log line or a traceback
-    args = build_parser().parse_args(argv)
-    if args.command is None:
-        args = build_parser().parse_args(["ui", *(argv or [])])
+    args = build_parser().parse_args(_with_command(argv))
     if args.command == "ui":
         return _dashboard(args)
     logging.basicConfig(
@@ -84,9 +124,10 @@ def main(argv: list[str] | None = None) -> int:
         print(describe(settings))
         return 0
     try:
-        if args.command == "train":
-            return asyncio.run(_train(settings))
-        return asyncio.run(_run_headless(settings, args.cycles, args.json, args.live))
+        with storage_lock(settings.storage_dir):  # one bot per data folder, for the whole run
+            if args.command == "train":
+                return asyncio.run(_train(settings))
+            return asyncio.run(_run_headless(settings, args.cycles, args.json, args.live))
     except RefusedToStart as e:  # a config, storage or second-instance fault: the user must act
         print(f"tui-bot: {e}", file=sys.stderr)
         return 2
@@ -97,9 +138,14 @@ def _dashboard(args: argparse.Namespace) -> int:
     settings = _settings(args)
     if settings is None:
         return 2
-    from tui_bot.tui import run_dashboard
+    try:
+        with storage_lock(settings.storage_dir):  # held across the dashboard's engine restarts
+            from tui_bot.tui import run_dashboard
 
-    return run_dashboard(settings, verbose=args.verbose, live=args.live)
+            return run_dashboard(settings, verbose=args.verbose, live=args.live)
+    except RefusedToStart as e:  # another bot has this folder: say so before the app opens
+        print(f"tui-bot: {e}", file=sys.stderr)
+        return 2
 
 
 def _settings(args: argparse.Namespace) -> Settings | None:
@@ -134,12 +180,25 @@ async def _run_headless(
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, engine.request_stop)
     printer = _print_json if as_json else _print_line
+    stdout_gone = False
+
+    def print_cycle(snapshot: Snapshot) -> None:
+        nonlocal stdout_gone
+        try:
+            printer(snapshot)
+        except BrokenPipeError:  # `| head`: nobody reads on; stop cleanly, as on SIGTERM
+            if not stdout_gone:
+                log.info("stdout was closed: stopping after this cycle")
+            stdout_gone = True
+            point_at_devnull(sys.stdout.fileno())
+            engine.request_stop()
+
     try:
         await engine.start()
-        await engine.run(cycles, printer)
+        await engine.run(cycles, print_cycle)
     finally:
         await runtime.close()
-    return 0
+    return BROKEN_PIPE_EXIT if stdout_gone else 0
 
 
 async def _train(settings: Settings) -> int:

@@ -45,6 +45,7 @@ _UNIT_WORDS = {
     "/s": "requests per second",
 }
 _TYPE_WORDS = {int: "an integer", float: "a number", str: "a string", bool: "true or false"}
+SHOWN_CHARS = 40  # a longer string value is shown in messages as its start and its length
 
 HEADER = """\
 # tui-bot configuration.
@@ -86,6 +87,7 @@ class KeySpec:
     choices: tuple[str, ...] | None = None
     env_names: tuple[str, ...] = ()
     allow_empty: bool = False
+    max_length: int = 200  # strings only: a longer value is refused
 
     @property
     def dotted(self) -> str:
@@ -104,6 +106,7 @@ def _key(
     choices: tuple[str, ...] | None = None,
     legacy: tuple[str, ...] = (),
     allow_empty: bool = False,
+    max_length: int = 200,
 ) -> KeySpec:
     env_name = f"TUI_BOT_{section}_{name}".upper()
     return KeySpec(
@@ -119,6 +122,7 @@ def _key(
         choices=choices,
         env_names=(env_name, *legacy),
         allow_empty=allow_empty,
+        max_length=max_length,
     )
 
 
@@ -127,20 +131,22 @@ SCHEMA: tuple[KeySpec, ...] = (
          (60, 300), legacy=("CHECK_INTERVAL",)),
     _key("bot", "max_open_positions", int, 5, "Most positions open at the same time", "",
          (1, 100)),
-    _key("bot", "stake_currency", str, "USDT", "Quote currency used to buy and value positions"),
+    _key("bot", "stake_currency", str, "USDT", "Quote currency used to buy and value positions",
+         max_length=20),
     _key("bot", "dry_run", bool, True,
          "Unused, kept for old configs: [exchange] mode and --live decide whether orders are real"),
-    _key("exchange", "name", str, "sim", 'Exchange: "sim" for the built-in simulator or a ccxt id'),
+    _key("exchange", "name", str, "sim", 'Exchange: "sim" for the built-in simulator or a ccxt id',
+         max_length=50),
     _key("exchange", "mode", str, "paper",
          "Real exchanges: paper (simulated fills) or live (also needs API keys in the "
          "environment and --live)", choices=("paper", "live")),
     _key("exchange", "sandbox", bool, False, "Use the exchange's sandbox/testnet if it has one"),
     _key("exchange", "whitelist", str, "",
          'Only these markets, comma-separated (e.g. "BTC/USDT, ETH/USDT"; * wildcards); '
-         "empty: all", allow_empty=True),
+         "empty: all", allow_empty=True, max_length=4096),
     _key("exchange", "blacklist", str, "",
          'Never these markets, comma-separated (e.g. "*/BTC, DOGE/*"); empty: none',
-         allow_empty=True),
+         allow_empty=True, max_length=4096),
     _key("exchange", "min_quote_volume_24h", float, 0.0,
          "Skip markets that traded less than this in 24 h (stake currency)", "", (0, 1e15)),
     _key("exchange", "paper_balance", float, 10000.0,
@@ -194,7 +200,8 @@ SCHEMA: tuple[KeySpec, ...] = (
          (1, 10000)),
     _key("monitor", "slow_operation_seconds", float, 5.0, "Log operations slower than this", "s",
          (0.001, 3600)),
-    _key("storage", "dir", str, "data", "Data directory (relative to this file's directory)"),
+    _key("storage", "dir", str, "data", "Data directory (relative to this file's directory)",
+         max_length=4096),
     _key("ui", "theme", str, "tui-dark", "Dashboard theme"),
 )  # fmt: skip
 
@@ -554,6 +561,8 @@ def _wrong_type(spec: KeySpec) -> str:
 
 def _limit_problem(spec: KeySpec, value: object) -> str | None:
     if isinstance(value, str):
+        if len(value) > spec.max_length:
+            return f"is too long: at most {spec.max_length} characters"
         if not value and not spec.allow_empty:
             return "is empty: expected a non-empty string"
         if spec.choices and value not in spec.choices:
@@ -658,8 +667,17 @@ def _shadow_warnings(new: Mapping[str, object], env_names: Mapping[str, str]) ->
 def _find_config(path: Path | None) -> Path | None:
     if path is None:
         default = Path("config.toml")
+        if default.is_dir():
+            raise ConfigError(
+                f"{default.absolute()}: is a directory, not a file; move it away to use the "
+                "built-in defaults, or pass --config PATH to use another file"
+            )
         return default if default.is_file() else None
     path = Path(path)
+    if path.is_dir():
+        raise ConfigError(
+            f"{path}: is a directory, not a file; pass --config the path of a .toml file"
+        )
     if not path.exists():
         raise ConfigError(
             f"{path}: config file not found; check the path, or leave it out to use "
@@ -721,7 +739,7 @@ def _from_env(
             warnings.append(f"{' and '.join(present)} are both set; using {name}")
         try:
             values[spec.dotted] = validate_value(
-                spec.dotted, env[name], f"environment variable {name}={env[name]}"
+                spec.dotted, env[name], f"environment variable {name}={_clip(env[name])}"
             )
             used[spec.dotted] = name
         except ConfigError as error:
@@ -811,22 +829,29 @@ def _prefix(origin: str, message: str) -> str:
 
 def _unknown_key_message(dotted: str) -> str:
     if "." not in dotted:
-        return f"unknown key {dotted}; use section.key, e.g. scan.cache_duration"
+        return f"unknown key {_clip(dotted)}; use section.key, e.g. scan.cache_duration"
     section, name = dotted.split(".", 1)
     if section not in SECTIONS:
         return _unknown_section_message(section)
     names = [s.name for s in SCHEMA if s.section == section]
     if section == "exchange":
         names.append("ccxt_config")
-    match = difflib.get_close_matches(name, names, n=1)
-    hint = f"did you mean {match[0]}?" if match else f"known keys: {', '.join(names)}"
-    return f"unknown key [{section}] {name}; {hint}"
+    match = _close_match(name, names)
+    hint = f"did you mean {match}?" if match else f"known keys: {', '.join(names)}"
+    return f"unknown key [{section}] {_clip(name)}; {hint}"
 
 
 def _unknown_section_message(section: str) -> str:
-    match = difflib.get_close_matches(section, SECTIONS, n=1)
-    hint = f"did you mean [{match[0]}]?" if match else f"known sections: {', '.join(SECTIONS)}"
-    return f"unknown section [{section}]; {hint}"
+    match = _close_match(section, SECTIONS)
+    hint = f"did you mean [{match}]?" if match else f"known sections: {', '.join(SECTIONS)}"
+    return f"unknown section [{_clip(section)}]; {hint}"
+
+
+def _close_match(word: str, known: Sequence[str]) -> str | None:
+    if len(word) > 100:  # nothing known is that long; and difflib is slow on huge words
+        return None
+    match = difflib.get_close_matches(word, known, n=1)
+    return match[0] if match else None
 
 
 def _bad_section_message(section: str, body: object, origin: str) -> str:
@@ -839,7 +864,9 @@ def _bad_section_message(section: str, body: object, origin: str) -> str:
     owners = [s.section for s in SCHEMA if s.name == section]
     if owners:
         return _prefix(origin, f"key {section} is outside any section; put it under [{owners[0]}]")
-    return _prefix(origin, f"unknown top-level key {section}; {_unknown_section_message(section)}")
+    return _prefix(
+        origin, f"unknown top-level key {_clip(section)}; {_unknown_section_message(section)}"
+    )
 
 
 def _source_label(
@@ -867,14 +894,26 @@ def _num(value: float | None) -> str:
 def _show(value: object) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
+    if isinstance(value, str) and len(value) > SHOWN_CHARS:
+        return (
+            json.dumps(value[:SHOWN_CHARS], ensure_ascii=False)[:-1]
+            + f'…" ({len(value):,} characters)'
+        )
     if isinstance(value, str):
         return json.dumps(value, ensure_ascii=False)
     text = repr(value)
     return text if len(text) <= 60 else text[:57] + "..."
 
 
+def _clip(text: str) -> str:
+    """`text`, or its start and its length: a message never echoes a huge value back."""
+    if len(text) <= SHOWN_CHARS:
+        return text
+    return f"{text[:SHOWN_CHARS]}… ({len(text):,} characters)"
+
+
 def _raw(value: object) -> str:
-    return value if isinstance(value, str) else _show(value)
+    return _clip(value) if isinstance(value, str) else _show(value)
 
 
 def _show_setting(dotted: str, value: object) -> str:

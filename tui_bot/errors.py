@@ -17,3 +17,8 @@ class StorageError(RefusedToStart):
 
 class StorageLocked(StorageError):
     """Another tui-bot process holds the storage dir."""
+
+
+class StorageFull(StorageError):
+    """The disk (or the database's size limit) is full. Mid-run this heals when space returns:
+    the engine stops opening positions and carries on."""

@@ -21,6 +21,7 @@ from tui_bot.exchange.base import Exchange
 from tui_bot.store import Store
 
 STORE_FILE = "tui_bot.sqlite"
+MODEL_FILE = "model.joblib"
 SIM_STATE_FILE = "sim_exchange.sqlite"
 LIVE_NEEDS = (
     'live trading needs [exchange] mode = "live", TUI_BOT_API_KEY and TUI_BOT_API_SECRET in the '
@@ -38,6 +39,14 @@ def store_file(exchange: str, mode: str) -> str:
     if exchange == "sim":
         return STORE_FILE
     return f"tui_bot_{exchange}_{mode.lower()}.sqlite"
+
+
+def model_file(exchange: str, mode: str) -> str:
+    """The model the store of `store_file(exchange, mode)` trains: paper and the simulator in one
+    folder must not overwrite each other's."""
+    if exchange == "sim":
+        return MODEL_FILE
+    return f"model_{exchange}_{mode.lower()}.joblib"
 
 
 @dataclass(frozen=True)
@@ -104,7 +113,7 @@ def build_runtime(
     store = Store(settings.storage_dir / STORE_FILE)
     clock = clock or _sim_clock(settings, store)
     exchange = _sim_exchange(settings, clock)
-    engine = Engine(settings, exchange, clock, store, trainer, "SIMULATED", on_snapshot)
+    engine = Engine(settings, exchange, clock, store, trainer, "SIMULATED", on_snapshot, MODEL_FILE)
     notice = decide_mode(settings, live, env).notice
     return Runtime(engine, exchange, store, trainer, notice)
 
@@ -148,7 +157,8 @@ def _ccxt_runtime(
             starting_balance=settings.exchange.paper_balance,
             stake_currency=settings.bot.stake_currency,
         )
-    engine = Engine(settings, exchange, clock, store, trainer, decision.mode, on_snapshot)
+    model = model_file(name, decision.mode)
+    engine = Engine(settings, exchange, clock, store, trainer, decision.mode, on_snapshot, model)
     real.alert = engine.alert
     if decision.notice:
         engine.alert("warning", "mode", decision.notice)

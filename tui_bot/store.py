@@ -7,12 +7,12 @@ nothing that was acknowledged. One connection, used from the engine's thread onl
 from __future__ import annotations
 
 import json
-import sqlite3
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from tui_bot.storage import Database
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS state (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -78,6 +78,11 @@ CREATE TABLE IF NOT EXISTS alerts (
     source TEXT NOT NULL, message TEXT NOT NULL
 );
 """
+# (version, sql) steps from one schema version to the next; see tui_bot/storage.py.
+# v1: the first versioned schema (the same tables as the unversioned v0).
+MIGRATIONS: list[tuple[int, str]] = [(1, "")]
+# what moving a damaged store aside means, for the message that says how
+LOST = "the bot will start with an empty database and report unmanaged coins"
 # the columns of OrderRow, in its field order
 _ORDER_COLUMNS = "client_order_id, cycle, intent, symbol, side, amount, status, reason, context"
 
@@ -121,26 +126,23 @@ class TradeRow:
 
 
 class Store:
+    """The bot's database. Every fault is a tui_bot.errors.StorageError naming the file; a full
+    disk is a StorageFull, and what was committed before it stays."""
+
     def __init__(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
-        self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=NORMAL")
-        self._db.executescript(SCHEMA)
+        self._db = Database(path, SCHEMA, MIGRATIONS, LOST)
 
     def close(self) -> None:
         self._db.close()
 
-    @contextmanager
-    def transaction(self) -> Iterator[sqlite3.Connection]:
-        self._db.execute("BEGIN IMMEDIATE")
-        try:
-            yield self._db
-        except BaseException:
-            self._db.execute("ROLLBACK")
-            raise
-        self._db.execute("COMMIT")
+    def transaction(self) -> AbstractContextManager[Database]:
+        """BEGIN IMMEDIATE ... COMMIT: all of it or, on any error, nothing."""
+        return self._db.transaction()
+
+    def probe_space(self) -> None:
+        """StorageFull unless the disk has room again (after a full disk)."""
+        self._db.probe_space()
 
     # state ---------------------------------------------------------------------------------
     def get_state(self, key: str, default: str | None = None) -> str | None:
@@ -154,11 +156,24 @@ class Store:
             (key, str(value)),
         )
 
-    def next_cycle(self) -> int:
-        """Increment and persist the cycle counter: a number is never reused after a restart."""
-        cycle = int(self.get_state("cycle", "0") or 0) + 1
+    def next_cycle(self, last: int = 0) -> int:
+        """Increment and persist the cycle counter: a number is never reused after a restart.
+        `last`: the last number used, should it not have been saved (a full disk)."""
+        cycle = max(int(self.get_state("cycle", "0") or 0), last) + 1
         self.set_state("cycle", cycle)
         return cycle
+
+    def dust(self) -> dict[str, float]:
+        """Per asset, what trading left on the exchange below one lot step or minimum order:
+        known to be there, too little to sell (the executor books it)."""
+        try:
+            stored = json.loads(self.get_state("dust", "{}") or "{}")
+        except json.JSONDecodeError:
+            return {}
+        return {str(k): float(v) for k, v in stored.items()} if isinstance(stored, dict) else {}
+
+    def set_dust(self, dust: dict[str, float]) -> None:
+        self.set_state("dust", json.dumps({k: round(v, 12) for k, v in dust.items() if v > 1e-12}))
 
     # orders --------------------------------------------------------------------------------
     def order(self, client_order_id: str) -> OrderRow | None:
@@ -192,6 +207,13 @@ class Store:
             ),
         )
 
+    def order_created_at(self, client_order_id: str) -> float | None:
+        """When the order was written as pending (before it was sent)."""
+        row = self._db.execute(
+            "SELECT created_at FROM orders WHERE client_order_id = ?", (client_order_id,)
+        ).fetchone()
+        return float(row[0]) if row else None
+
     def mark_order(self, client_order_id: str, status: str, now: float, error: str = "") -> None:
         self._db.execute(
             "UPDATE orders SET status = ?, error = ?, updated_at = ? WHERE client_order_id = ?",
@@ -199,7 +221,7 @@ class Store:
         )
 
     def record_fill(
-        self, db: sqlite3.Connection, client_order_id: str, fill: dict[str, Any], now: float
+        self, db: Database, client_order_id: str, fill: dict[str, Any], now: float
     ) -> None:
         db.execute(
             "UPDATE orders SET status = 'filled', exchange_order_id = ?, filled = ?, average = ?, "
@@ -224,7 +246,7 @@ class Store:
         ).fetchall()
         return [PositionRow(*r[:10], tuple(json.loads(r[10])), r[11]) for r in rows]
 
-    def insert_position(self, db: sqlite3.Connection, p: PositionRow) -> None:
+    def insert_position(self, db: Database, p: PositionRow) -> None:
         db.execute(
             "INSERT INTO positions VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
@@ -245,7 +267,7 @@ class Store:
 
     def close_position(
         self,
-        db: sqlite3.Connection,
+        db: Database,
         p: PositionRow,
         exit_price: float,
         proceeds: float,

@@ -46,6 +46,16 @@ def test_ui_takes_a_config_path_and_overrides(tmp_path: Path, opened: list[Setti
     assert opened[0].path == config and opened[0].scan.top_n == 7
 
 
+def test_the_dashboard_options_work_without_the_ui_command(
+    tmp_path: Path, opened: list[Settings]
+) -> None:
+    config = write_config(tmp_path)
+    live_flags.clear()
+    assert cli.main(["--config", str(config), "--set", "scan.top_n=7", "--live"]) == 0
+    assert opened[0].path == config and opened[0].scan.top_n == 7
+    assert live_flags == [True]
+
+
 def test_ui_passes_the_live_flag(tmp_path: Path, opened: list[Settings]) -> None:
     config = write_config(tmp_path)
     live_flags.clear()

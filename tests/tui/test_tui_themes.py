@@ -66,6 +66,24 @@ async def test_the_app_survives_a_broken_theme_and_says_so(tmp_path: Path) -> No
         assert any("missing-theme" in m for m in messages)
 
 
+async def test_a_theme_warning_is_logged_and_shown_in_full(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    themes = tmp_path / "a-folder-with-a-long-name-so-the-warning-is-long" / "themes"
+    themes.mkdir(parents=True)
+    (themes / "bad.toml").write_text("name = [")
+    app = TuiBotApp(tui_settings(tmp_path), start_engine=False, themes=[themes, ROOT / "themes"])
+    (warning,) = [w for source, w in app._startup_warnings if source == "theme"]
+    assert str(themes / "bad.toml") in warning and "invalid TOML" in warning
+    assert [r.getMessage() for r in caplog.records if r.levelname == "WARNING"] == [warning]
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        shown = [n for n in app._notifications if n.message == warning]
+        assert len(shown) == 1, [n.message for n in app._notifications]
+        assert shown[0].severity == "warning" and shown[0].timeout >= 20
+        assert not shown[0].markup  # a path with [brackets] must show as it is
+
+
 def test_no_colour_literals_in_the_dashboard_code() -> None:
     literal = re.compile(r"#[0-9a-fA-F]{3,8}\b|Color\.parse|style=\"(red|green|yellow|blue)")
     offenders = [

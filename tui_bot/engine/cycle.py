@@ -21,7 +21,14 @@ from tui_bot.engine.executor import Executor, round_amount
 from tui_bot.engine.model import Trainer
 from tui_bot.engine.monitor import Monitor
 from tui_bot.engine.positions import exit_reason, market_value, view
-from tui_bot.engine.reconcile import reconcile_account
+from tui_bot.engine.reconcile import (
+    Holding,
+    account_totals,
+    lost_store_notice,
+    outside_store,
+    read_stake,
+    reconcile_account,
+)
 from tui_bot.engine.risk import (
     Candidate,
     RiskLimits,
@@ -32,10 +39,11 @@ from tui_bot.engine.risk import (
 )
 from tui_bot.engine.scanner import MarketScanner, ScanOptions, ScanResult, market_patterns
 from tui_bot.engine.signals import SignalGenerator, Signals
-from tui_bot.engine.snapshot import PHASES, Alert, ModelInfo, Opportunity, Snapshot
+from tui_bot.engine.snapshot import PHASES, Alert, ModelInfo, Opportunity, Snapshot, UnmanagedView
 from tui_bot.engine.training import ModelManager
+from tui_bot.errors import StorageError
 from tui_bot.exchange.base import Exchange
-from tui_bot.exchange.errors import AuthenticationError, ExchangeError
+from tui_bot.exchange.errors import AuthenticationError, ClockSkew, ExchangeError
 from tui_bot.redact import redact
 from tui_bot.store import Store
 
@@ -69,6 +77,7 @@ class Engine:
         trainer: Trainer,
         mode: str = "SIMULATED",
         on_snapshot: SnapshotFn | None = None,
+        model_file: str = "model.joblib",  # in the storage dir; the runtime names it per mode
     ) -> None:
         self.settings = settings
         self.exchange = exchange
@@ -94,7 +103,7 @@ class Engine:
         self.models = ModelManager(
             store,
             trainer,
-            settings.storage_dir / "model.joblib",
+            settings.storage_dir / model_file,
             clock,
             self.alert,
             ml.model,
@@ -106,16 +115,21 @@ class Engine:
         self.paused = False
         self.phase: str | None = None
         self.next_cycle_at: float | None = None
-        self.equity = 0.0
-        self.cash = 0.0
-        self.drawdown = 0.0
         self.peak = store.peak_equity() or 0.0
         history = store.equity_history(EQUITY_HISTORY)  # then kept here: no query per snapshot
         self.equity_history: deque[float] = deque(history, maxlen=EQUITY_HISTORY)
+        self.equity = history[-1] if history else 0.0  # the last known until a balance is read
+        self.cash = 0.0  # free stake currency
+        self._last_cash = 0.0  # total stake currency in the last good balance
+        self.drawdown = drawdown_pct(self.equity, self.peak)
+        self.balance_stale = False  # the last balance could not be read: equity is the last good
+        self.holdings: tuple[Holding, ...] = ()  # coins outside the store: unmanaged, or dust
+        self._holdings_alerted: dict[str, float] = {}  # asset -> amount last alerted
         self.prices: dict[str, float] = {}
         self.prices_stale = False  # the last fetch_tickers failed: prices are the last known
         self.unconfirmed: set[str] = set()  # positions the exchange's balances do not confirm
         self.kill_switch = False
+        self.storage_problem: str | None = None  # the store cannot write: no new positions
         self.bootstrapped = False  # start() trained a model from candle history
         self._state = _CycleState(cycle=int(store.get_state("cycle", "0") or 0))
         self._commands: queue.SimpleQueue[cmd.Command] = queue.SimpleQueue()
@@ -146,10 +160,7 @@ class Engine:
         self._wake = asyncio.Event()
         try:
             await self._reconcile_orders()
-            if self.mode == "LIVE":
-                self.unconfirmed = await reconcile_account(
-                    self.exchange, self.store, self.settings.bot.stake_currency, self.alert
-                )
+            await self._check_account()
         except ExchangeError as e:  # keep running: pending orders are reconciled every cycle
             self._exchange_failed("start", e)
         if not self.models.load():
@@ -160,8 +171,11 @@ class Engine:
         self._publish()
 
     async def close(self) -> None:
-        self.models.persist_samples()
-        self.store.set_state("clock_time", self.clock.now())
+        try:
+            self.models.persist_samples()
+            self.store.set_state("clock_time", self.clock.now())
+        except StorageError as e:  # what was committed before stays; say what was not saved
+            log.error("could not save the samples and clock on exit: %s", e)
 
     async def run(
         self,
@@ -245,7 +259,8 @@ class Engine:
     # -- the cycle ---------------------------------------------------------------------------
     async def run_cycle(self) -> Snapshot:
         state = self._state
-        state.cycle = self.store.next_cycle()
+        state.cycle = self._next_cycle()
+        self._retry_storage()
         state.phases = dict.fromkeys(PHASES)
         state.orders_placed = 0
         self.next_cycle_at = None
@@ -257,7 +272,8 @@ class Engine:
                 self._drain_commands()
         self.phase = None
         self._raise_slow_alerts()
-        self.store.set_state("clock_time", self.clock.now())
+        with contextlib.suppress(StorageError):  # said already; saved again next cycle
+            self.store.set_state("clock_time", self.clock.now())
         snapshot = self.snapshot()
         self._emit(snapshot)
         return snapshot
@@ -284,18 +300,94 @@ class Engine:
                 await phase()
         except ExchangeError as e:
             self._exchange_failed(name, e)
+        except StorageError as e:
+            self._storage_failed(e)
         except Exception as e:  # a bug must not stop trading loop or UI
             log.exception("phase %s failed", name)
             self.alert("error", name, f"{type(e).__name__}: {e}")
         # no snapshot here: the next phase publishes one as it starts, run_cycle after the last
         self._state.phases[name] = self.monitor.last(f"phase.{name}")
 
+    def _next_cycle(self) -> int:
+        """The next cycle number, persisted; counted on in memory while the store cannot write."""
+        try:
+            return self.store.next_cycle(self._state.cycle)
+        except StorageError as e:
+            self._storage_failed(e)
+            return self._state.cycle + 1
+
+    def _storage_failed(self, e: StorageError) -> None:
+        """A write failed (a full disk): what was committed stays. No new positions until the
+        store can write again (orders are recorded before they are sent, so none goes out
+        unrecorded); said once."""
+        if self.storage_problem is not None:
+            return
+        self.storage_problem = str(e)
+        self.alert("error", "storage", f"{e}; no new positions until it can write again")
+
+    def _retry_storage(self) -> None:
+        """While the store cannot write, try once a cycle whether it has room again."""
+        if self.storage_problem is None:
+            return
+        try:
+            self.store.probe_space()
+        except StorageError:
+            return
+        self.storage_problem = None
+        self.alert("info", "storage", "the database can be written again: trading resumes")
+
     def _exchange_failed(self, source: str, e: ExchangeError) -> None:
         if isinstance(e, AuthenticationError):
             self.executor.trading_blocked = "check your API key"
             self.alert("error", source, f"authentication failed: check your API key ({e})")
+        elif isinstance(e, ClockSkew):  # its message names the offset and what to do
+            self.alert("error", source, str(e))
         else:
             self.alert("error", source, f"exchange unavailable: {e}")
+
+    async def _check_account(self) -> None:
+        """Balances against the store, in every mode: unconfirmed positions, unmanaged coins,
+        and a lost database said plainly. Cheap enough to run again at any time."""
+        stake = self.settings.bot.stake_currency
+        check = await reconcile_account(
+            self.exchange, self.store, stake, self.alert, await self.scanner.markets(),
+            self.store.dust(),  # the bot's own dust is known, not unmanaged
+        )  # fmt: skip
+        self.unconfirmed = check.unconfirmed
+        self.prices = {**check.prices, **self.prices}
+        unmanaged = [h for h in check.holdings if not h.dust]
+        notice = lost_store_notice(self.store, self.exchange, self.mode, unmanaged, stake)
+        if notice is not None:
+            self.alert("error", "reconcile", notice)
+        self._take_holdings(check.holdings)
+
+    def _take_holdings(self, holdings: tuple[Holding, ...]) -> None:
+        """Keep the coins found outside the store; alert those that are new or grew, once."""
+        stake = self.settings.bot.stake_currency
+        fresh = [
+            h
+            for h in holdings
+            if h.amount > self._holdings_alerted.get(h.asset, 0.0) * (1 + 1e-6) + 1e-12
+        ]
+        new_unmanaged = [h for h in fresh if not h.dust]
+        new_dust = [h for h in fresh if h.dust]
+        if new_unmanaged:
+            coins = ", ".join(h.describe(stake) for h in new_unmanaged)
+            self.alert(
+                "warning",
+                "reconcile",
+                f"unmanaged: {coins}: on the exchange but not in the bot's database "
+                f"{self.store.path}; shown beside equity, never counted in it or traded by the "
+                "bot (sell them by hand, or restore the database they belong to)",
+            )
+        if new_dust:
+            coins = ", ".join(h.describe(stake) for h in new_dust)
+            self.alert("info", "reconcile", f"dust (below the minimum order): {coins}")
+        gone = sorted(set(self._holdings_alerted) - {h.asset for h in holdings})
+        if gone:
+            self.alert("info", "reconcile", f"no longer held outside the bot: {', '.join(gone)}")
+        self._holdings_alerted = {h.asset: h.amount for h in holdings}
+        self.holdings = holdings
 
     async def _reconcile_orders(self) -> None:
         for result in await self.executor.reconcile():
@@ -332,17 +424,43 @@ class Engine:
             self._state.orders_placed += 1
         if result.trade is not None:
             self.models.add_trade(position.features, result.trade.pnl_pct / 100, self.clock.now())
+            note = f"; {result.note}" if result.note else ""  # e.g. the dust the sell left
             self.alert(
-                "info", "trade", f"closed {position.symbol} ({reason}) {result.trade.pnl_pct:+.2f}%"
+                "info",
+                "trade",
+                f"closed {position.symbol} ({reason}) {result.trade.pnl_pct:+.2f}%{note}",
             )
 
     async def _mark_equity(self) -> None:
-        with self.monitor.time("exchange.fetch_balance"):
-            balance = await self.exchange.fetch_balance()
+        """Equity from a fresh balance; one that cannot be read leaves the last good equity,
+        marked stale: no equity point, no drawdown and no kill switch from it."""
         stake = self.settings.bot.stake_currency
-        cash = float((balance.get(stake) or {}).get("total") or 0.0)
-        self.cash = float((balance.get(stake) or {}).get("free") or 0.0)
-        self.equity = cash + market_value(self.store.positions(), self.prices)
+        positions = self.store.positions()
+        try:
+            with self.monitor.time("exchange.fetch_balance"):
+                balance = await self.exchange.fetch_balance()
+            # an answer with no currency at all is garbled when we know there is something
+            held = bool(positions or self.holdings or self._last_cash)
+            cash, self.cash = read_stake(balance, stake, holding=held)
+        except ExchangeError as e:
+            self._balance_unreadable(e)
+            if isinstance(e, AuthenticationError):
+                raise  # blocks trading, as anywhere else
+            return
+        if self.balance_stale:
+            self.balance_stale = False
+            self.alert("info", "balance", "balance readable again: equity is current")
+        totals = account_totals(balance)
+        if totals.keys() - {stake} or self.holdings:  # only then anything can be outside
+            markets = await self.scanner.markets()
+            bot_dust = self.store.dust()
+            self._take_holdings(
+                outside_store(totals, positions, bot_dust, stake, markets, self.prices)
+            )
+        self._last_cash = cash
+        # unmanaged coins are not the bot's: counting them would size trades and fire the kill
+        # switch on coins the user holds for other reasons
+        self.equity = cash + market_value(positions, self.prices)
         self.peak = max(self.peak, self.equity)
         self.drawdown = drawdown_pct(self.equity, self.peak)
         self.store.add_equity(self.clock.now(), self._state.cycle, self.equity, self.drawdown)
@@ -355,6 +473,19 @@ class Engine:
                 "risk",
                 f"drawdown {self.drawdown:.1f}% reached the limit: no new positions",
             )
+
+    def _balance_unreadable(self, e: ExchangeError) -> None:
+        if self.balance_stale:
+            return  # said once, when it went stale
+        self.balance_stale = True
+        money = f"{self.equity:,.2f} {self.settings.bot.stake_currency}"
+        kept = f"kept at the last good {money}" if self.equity_history else "not known yet"
+        self.alert(
+            "error" if isinstance(e, ClockSkew | AuthenticationError) else "warning",
+            "balance",
+            f"balance unreadable, equity {kept} and marked stale, no new positions until it "
+            f"reads again: {e}",
+        )
 
     async def market_scan(self) -> None:
         force, self._state.force_scan = self._state.force_scan, False
@@ -388,7 +519,9 @@ class Engine:
             self.drawdown,
             win_loss_ratio(pnls, default_ratio),
             _limits(self.settings),
-            blocked=self.executor.trading_blocked,
+            blocked=self.executor.trading_blocked
+            or ("balance unreadable" if self.balance_stale else None)
+            or ("the database cannot be written" if self.storage_problem else None),
         )
         self._state.opportunities = tuple(opportunities)
 
@@ -415,7 +548,7 @@ class Engine:
                 "tp_pct": self.settings.risk.take_profit_pct,
             }
             result = await self.executor.open_position(
-                self._state.cycle, opp.symbol, amount, context
+                self._state.cycle, opp.symbol, amount, context, price=price
             )
             if result.status == "filled":
                 self._state.orders_placed += 1
@@ -460,7 +593,10 @@ class Engine:
         message = redact(message)
         now = self.clock.now()
         self.alerts.appendleft(Alert(now, level, source, message))
-        self.store.add_alert(now, level, source, message)
+        try:
+            self.store.add_alert(now, level, source, message)
+        except StorageError as e:  # shown and logged all the same; an alert must never raise
+            self._storage_failed(e)
         log.log(logging.WARNING if level != "info" else logging.INFO, "%s: %s", source, message)
 
     def _raise_slow_alerts(self) -> None:
@@ -507,7 +643,19 @@ class Engine:
             next_cycle_at=self.next_cycle_at,
             kill_switch=self.kill_switch,
             equity_history=tuple(self.equity_history),
+            balance_stale=self.balance_stale,
+            unmanaged=tuple(self._unmanaged_views()),
         )
+
+    def _unmanaged_views(self) -> list[UnmanagedView]:
+        views = []
+        for h in self.holdings:
+            if h.dust:
+                continue
+            price = self.prices.get(h.symbol, h.price) if h.symbol else None
+            value = None if price is None else h.amount * price
+            views.append(UnmanagedView(h.asset, h.amount, h.symbol, price, value))
+        return views
 
     def _publish(self) -> None:
         if self.on_snapshot is not None:

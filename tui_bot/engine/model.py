@@ -12,6 +12,7 @@ import io
 import multiprocessing
 import os
 import tempfile
+import threading
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor
@@ -26,6 +27,8 @@ import joblib
 import numpy as np
 
 from tui_bot.engine.features import FEATURE_NAMES
+from tui_bot.errors import StorageError
+from tui_bot.storage import os_error, prepare_dir
 
 MODEL_KINDS: tuple[str, ...] = ("hist_gradient_boosting", "gradient_boosting")
 MIN_TRAINING_ROWS = 50
@@ -35,6 +38,8 @@ VALIDATION_FRACTION = 0.2
 # descheduled thread (15,000 rows: 0.66 s with one thread, 0.66-4.5 s with two). It also
 # leaves the other cores to the dashboard while a model trains in the worker process.
 SINGLE_THREAD_ROWS = 100_000
+# How often the training worker checks that the process that started it still lives.
+PARENT_CHECK_SECONDS = 0.25
 
 T = TypeVar("T")
 
@@ -189,10 +194,17 @@ def _validate(
 
 
 def save_model(model: TrainedModel, path: Path) -> str:
-    """Write atomically (temp file + os.replace); return the file's sha256 hex digest."""
+    """Write atomically (temp file + os.replace); return the file's sha256 hex digest.
+
+    A fault (a directory in the way, a full disk, no permission) is a StorageError naming the
+    path; the previous file, if any, is left as it was."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, temp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    check_model_file(path)
+    prepare_dir(path.parent)
+    try:
+        fd, temp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    except OSError as e:
+        raise os_error(path, e, "cannot save the model") from None
     temp = Path(temp_name)
     try:
         with os.fdopen(fd, "wb") as handle:
@@ -201,10 +213,21 @@ def save_model(model: TrainedModel, path: Path) -> str:
             os.fsync(handle.fileno())
         digest = file_sha256(temp)
         os.replace(temp, path)
-    except BaseException:
+    except BaseException as e:
         temp.unlink(missing_ok=True)
+        if isinstance(e, OSError):
+            raise os_error(path, e, "cannot save the model") from None
         raise
     return digest
+
+
+def check_model_file(path: Path) -> None:
+    """StorageError if a directory stands where the model file goes: it will not go by itself."""
+    if path.is_dir():
+        raise StorageError(
+            f"{path}: is a directory, not a model file; move it away (mv {path} {path}.old) "
+            "and start again"
+        )
 
 
 def file_sha256(path: Path) -> str:
@@ -215,6 +238,7 @@ def file_sha256(path: Path) -> str:
 def load_model(path: Path, expected_sha256: str) -> TrainedModel:
     """Load a model saved by `save_model`, refusing it unless its sha256 matches."""
     path = Path(path)
+    check_model_file(path)
     try:
         data = path.read_bytes()
     except FileNotFoundError:
@@ -306,5 +330,27 @@ class ProcessTrainer:
     def _get_pool(self) -> ProcessPoolExecutor:
         if self._pool is None:
             context = multiprocessing.get_context("spawn")
-            self._pool = ProcessPoolExecutor(max_workers=1, mp_context=context)
+            self._pool = ProcessPoolExecutor(
+                max_workers=1,
+                mp_context=context,
+                initializer=exit_with_parent,
+                initargs=(os.getpid(),),
+            )
         return self._pool
+
+
+def exit_with_parent(parent_pid: int) -> None:
+    """Runs first in the worker: a thread ends the worker once its parent is gone, however the
+    parent died (a SIGKILL runs no cleanup), so no orphan holds ~150 MB.
+
+    Not Linux's PR_SET_PDEATHSIG: it fires when the *thread* that spawned the worker ends, and
+    the dashboard spawns it from an engine thread. A dead parent's child is re-parented, so its
+    getppid() changes.
+    """
+
+    def watch() -> None:
+        while os.getppid() == parent_pid:
+            time.sleep(PARENT_CHECK_SECONDS)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="exit-with-parent", daemon=True).start()

@@ -37,6 +37,19 @@ class PositionView:
 
 
 @dataclass(frozen=True)
+class UnmanagedView:
+    """Coins the exchange holds that the bot's store does not know: shown beside equity, never
+    counted in it (sizing, drawdown) or traded automatically. `value` is in the stake currency
+    (None: no price for it)."""
+
+    asset: str
+    amount: float
+    symbol: str | None  # the market that values it (asset/stake), if there is one
+    last_price: float | None
+    value: float | None
+
+
+@dataclass(frozen=True)
 class Opportunity:
     symbol: str
     group: str
@@ -90,6 +103,8 @@ class Snapshot:
     next_cycle_at: float | None = None
     kill_switch: bool = False
     equity_history: tuple[float, ...] = ()
+    balance_stale: bool = False  # the last balance could not be read: equity is the last good one
+    unmanaged: tuple[UnmanagedView, ...] = ()
 
     def to_json(self) -> dict[str, Any]:
         """The `--json` line: the keys the README documents."""
@@ -100,9 +115,11 @@ class Snapshot:
             "exchange": self.exchange,
             "equity": round(self.equity, 6),
             "drawdown_pct": round(self.drawdown_pct, 6),
+            "balance_stale": self.balance_stale,
             "phases": dict(self.phases),
             "caches": {name: stats.to_dict() for name, stats in self.caches.items()},
             "positions": [vars(p) for p in self.positions],
+            "unmanaged": [vars(u) for u in self.unmanaged],
             "opportunities": [vars(o) for o in self.opportunities],
             "orders_placed": self.orders_placed,
             "alerts": [vars(a) for a in self.alerts],

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Callable
 from pathlib import Path
 
@@ -15,6 +16,7 @@ from tui_bot.engine.model import (
     ModelLoadError,
     TrainedModel,
     Trainer,
+    check_model_file,
     labels,
     load_model,
     save_model,
@@ -52,18 +54,30 @@ class ModelManager:
         self.saved_bytes = 0  # size of the persisted samples, on disk
 
     def load(self) -> bool:
-        """Load the saved model and samples. A bad file is an alert, never a crash."""
+        """Load the saved model and samples. A bad file is an alert, never a crash; a directory
+        where the model file goes is a StorageError (before any training is wasted on it)."""
+        check_model_file(self.model_path)
         self._load_samples()
         meta = self.store.latest_model()
         if meta is None:
             return False
-        path, sha = meta
+        recorded, sha = meta
         try:
-            self.model = load_model(Path(path), sha)
+            self.model = load_model(self._resolve(recorded), sha)
         except ModelLoadError as e:
             self.alert("error", "model", f"{e}; retraining")
             return False
         return True
+
+    def _folder(self) -> Path:
+        """Model paths are recorded relative to the store's folder, so it can be moved or copied."""
+        return self.store.path.parent
+
+    def _resolve(self, recorded: str) -> Path:
+        """An absolute path (recorded before paths were relative) names the file in this folder:
+        a copied folder must neither use nor miss the original folder's model."""
+        path = Path(recorded)
+        return self._folder() / (path.name if path.is_absolute() else path)
 
     def _load_samples(self) -> None:
         data = self.store.load_samples()
@@ -119,7 +133,8 @@ class ModelManager:
     def _persist(self, model: TrainedModel) -> None:
         sha = save_model(model, self.model_path)
         metrics = vars(model.metrics)
-        self.store.record_model(str(self.model_path), sha, model.kind, model.trained_at, metrics)
+        recorded = os.path.relpath(self.model_path.absolute(), self._folder().absolute())
+        self.store.record_model(recorded, sha, model.kind, model.trained_at, metrics)
         self.persist_samples()
         log.info("model trained: %s", metrics)
 

@@ -5,7 +5,9 @@
   credentials only from the environment, and only when trading live.
 - Errors: every ccxt exception becomes one of `tui_bot.exchange.errors`, its text scrubbed of
   secrets and signatures (ccxt puts request URLs and bodies in its messages). A malformed answer
-  (truncated JSON, wrong shape) is a NetworkError, never a half-parsed order.
+  (truncated JSON, wrong shape) is a NetworkError, never a half-parsed order; so is an order
+  answer without an order in it (an HTTP 200 with HTML, garbage or nothing, which ccxt turns
+  into an "order" with no id and filled 0): after a send its outcome is unknown, as if lost.
 - Reads are retried with jittered exponential backoff, a bounded number of times. Orders are not:
   after a doubtful create_order the caller looks the order up by its client order id first.
   A request that got no answer at all may still be on its way, so "not found" is only believed
@@ -32,6 +34,7 @@ from typing import Any
 from tui_bot.exchange.base import Candle, Market, Order, Ticker
 from tui_bot.exchange.errors import (
     AuthenticationError,
+    ClockSkew,
     ExchangeError,
     InsufficientFunds,
     InvalidOrder,
@@ -98,6 +101,10 @@ def exchange_ids() -> list[str]:
     import ccxt.async_support as ccxt_async
 
     return list(ccxt_async.exchanges)
+
+
+class _NotAnOrder(NetworkError):
+    """An answer to an order request that carries no order: whether it executed is unknown."""
 
 
 class _Gate:
@@ -297,7 +304,17 @@ class CcxtExchange:
     # -- account ---------------------------------------------------------------------------
     async def fetch_balance(self) -> dict[str, Any]:
         await self.load_markets()
-        return await self._call("fetch_balance", self.client.fetch_balance)
+        return await self._call("fetch_balance", self._fetch_balance)
+
+    async def _fetch_balance(self) -> dict[str, Any]:
+        import ccxt
+
+        balance = await self.client.fetch_balance()
+        # ccxt "parses" an HTTP 200 with an HTML page, garbage or nothing into an empty
+        # balance (its `info` the raw text): that is an unreadable answer, not an empty account
+        if not isinstance(balance, dict) or not isinstance(balance.get("info"), dict | list):
+            raise ccxt.BadResponse(f"{self.id} answered with something that is not a balance")
+        return balance
 
     async def fetch_open_orders(self, symbol: str | None = None) -> list[Order]:
         await self.load_markets()
@@ -327,7 +344,7 @@ class CcxtExchange:
         try:
             return await self._call(
                 "create_order",
-                self.client.create_order,
+                self._orders_only(self.client.create_order),
                 symbol,
                 type,
                 side,
@@ -337,7 +354,7 @@ class CcxtExchange:
                 retry=False,
             )
         except NetworkError as e:
-            unanswered = isinstance(e, RequestTimeout) or not e.answered
+            unanswered = isinstance(e, RequestTimeout | _NotAnOrder) or not e.answered
             if client_id and unanswered and not isinstance(e, RateLimited):
                 self._in_doubt[str(client_id)] = sent + self.settle_seconds
             raise
@@ -379,7 +396,8 @@ class CcxtExchange:
         client_id = params.get("clientOrderId")
         await self.load_markets()
         if id is not None or not client_id:
-            order = await self._call("fetch_order", self.client.fetch_order, id, symbol, params)
+            fetch = self._orders_only(self.client.fetch_order)
+            order = await self._call("fetch_order", fetch, id, symbol, params)
         else:
             order = await self._find_by_client_id(str(client_id), symbol)
         return await self._with_fees(order)
@@ -434,7 +452,7 @@ class CcxtExchange:
             try:
                 return await self._call(
                     "fetch_order",
-                    self.client.fetch_order,
+                    self._orders_only(self.client.fetch_order),
                     None,
                     symbol,
                     {"clientOrderId": client_id},
@@ -455,6 +473,21 @@ class CcxtExchange:
                 if order.get("clientOrderId") == client_id:
                     return order
         raise OrderNotFound(f"{self.id}: no order with client order id {client_id}")
+
+    def _orders_only(self, method: Callable[..., Awaitable[Any]]) -> Callable[..., Awaitable[Any]]:
+        """`method`, refusing an answer that is not an order: ccxt turns an HTTP 200 with an
+        HTML, garbage or empty body into an "order" with no id and filled 0, never an error."""
+
+        async def call(*args: Any) -> Any:
+            order = await method(*args)
+            if not isinstance(order, dict) or not order.get("id"):
+                raise _NotAnOrder(
+                    f"{self.id} answered with something that is not an order (HTML, garbage or "
+                    "empty): outcome unknown, look the order up"
+                )
+            return order
+
+        return call
 
     async def cancel_order(self, id: str, symbol: str | None = None) -> Order:
         await self.load_markets()
@@ -493,10 +526,38 @@ class CcxtExchange:
             if last or not isinstance(error, NetworkError):
                 if isinstance(error, NetworkError) and self._failing_since is None:
                     self._failing_since = time.monotonic()
+                if isinstance(error, ClockSkew):
+                    error = await self._clock_skew(what)
                 raise error
             if not isinstance(error, RateLimited):  # a rate limit waits in the gate instead
                 await asyncio.sleep(self._delay(attempt))
         raise AssertionError("unreachable")
+
+    async def _clock_skew(self, what: str) -> ClockSkew:
+        """Name how far our clock is off when the exchange's time can be had."""
+        refused = f"{what}: {self.id} refused our request's timestamp"
+        try:
+            offset = (self.client.milliseconds() - float(await self.client.fetch_time())) / 1000
+        except Exception:  # its time is not to be had either: say what we know
+            error = ClockSkew(
+                f"{refused} (outside its recvWindow): check this computer's clock and sync it "
+                "(NTP, e.g. `sudo timedatectl set-ntp true`)"
+            )
+        else:
+            if abs(offset) >= 1:
+                side = "ahead of" if offset > 0 else "behind"
+                error = ClockSkew(
+                    f"{refused}: this computer's clock is {abs(offset):.0f} s {side} the "
+                    "exchange's; sync it (NTP, e.g. `sudo timedatectl set-ntp true`)"
+                )
+            else:
+                error = ClockSkew(
+                    f"{refused} as outside its recvWindow, though the clocks agree within 1 s: "
+                    "the request was slow; if this repeats, sync the clock (NTP) or raise "
+                    "options.recvWindow in [exchange.ccxt_config]"
+                )
+        error.answered = True
+        return error
 
     def _delay(self, attempt: int) -> float:
         return self.backoff_seconds * (2**attempt) * (0.5 + random.random())
@@ -518,6 +579,8 @@ class CcxtExchange:
             return RateLimited(text)
         if isinstance(e, ccxt.RequestTimeout):
             return RequestTimeout(text)
+        if isinstance(e, ccxt.InvalidNonce):  # Binance -1021: timestamp outside the recvWindow
+            return ClockSkew(text)
         if isinstance(e, ccxt.OperationFailed):  # NetworkError, ExchangeNotAvailable, BadResponse
             return NetworkError(text)
         if isinstance(e, ccxt.AuthenticationError):

@@ -21,6 +21,11 @@ class RequestTimeout(NetworkError):
     """The request may or may not have reached the exchange."""
 
 
+class ClockSkew(NetworkError):
+    """The exchange refused our request's timestamp (Binance -1021: outside its recvWindow).
+    The message names the clock offset when it is known, and what to do about it."""
+
+
 class RateLimited(NetworkError):
     """429 / 418 / DDoS protection. Back off for `retry_after` seconds when given."""
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import copy
 import json
-import sqlite3
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -17,6 +16,7 @@ from typing import Any
 from tui_bot.clock import Clock
 from tui_bot.exchange.base import Market, Order
 from tui_bot.exchange.errors import InsufficientFunds, InvalidOrder
+from tui_bot.storage import Database
 
 __all__ = ["Ledger", "check_order_args", "iso8601"]
 
@@ -40,24 +40,27 @@ def check_order_args(
         raise InvalidOrder(f"{name}: a limit order needs a positive price")
 
 
+_STATE_SCHEMA = """
+CREATE TABLE IF NOT EXISTS balances
+    (currency TEXT PRIMARY KEY, free REAL NOT NULL, used REAL NOT NULL);
+CREATE TABLE IF NOT EXISTS orders
+    (id TEXT PRIMARY KEY, client_order_id TEXT UNIQUE NOT NULL, json TEXT NOT NULL);
+"""
+# (version, sql) steps, see tui_bot/storage.py; v1: the unversioned v0 tables, now versioned
+_STATE_MIGRATIONS: list[tuple[int, str]] = [(1, "")]
+_STATE_LOST = "the simulated account will start again from its starting balance"
+
+
 class _StateStore:
-    """Balances and orders in SQLite (a file in WAL mode, or memory)."""
+    """Balances and orders in SQLite (a file in WAL mode, or memory).
+
+    Faults are StorageErrors (tui_bot.errors). Orders a failed save could not write (a full
+    disk) are kept and written with the next save that succeeds.
+    """
 
     def __init__(self, path: Path | None) -> None:
-        if path is not None:
-            path.parent.mkdir(parents=True, exist_ok=True)
-        self._db = sqlite3.connect(str(path) if path else ":memory:", check_same_thread=False)
-        if path is not None:
-            self._db.execute("PRAGMA journal_mode=WAL")
-        with self._db:
-            self._db.execute(
-                "CREATE TABLE IF NOT EXISTS balances"
-                " (currency TEXT PRIMARY KEY, free REAL NOT NULL, used REAL NOT NULL)"
-            )
-            self._db.execute(
-                "CREATE TABLE IF NOT EXISTS orders"
-                " (id TEXT PRIMARY KEY, client_order_id TEXT UNIQUE NOT NULL, json TEXT NOT NULL)"
-            )
+        self._db = Database(path, _STATE_SCHEMA, _STATE_MIGRATIONS, _STATE_LOST)
+        self._unsaved: dict[str, Order] = {}
 
     def load(self) -> tuple[dict[str, list[float]], dict[str, Order]]:
         rows = self._db.execute("SELECT currency, free, used FROM balances").fetchall()
@@ -67,17 +70,19 @@ class _StateStore:
 
     def save(self, balances: dict[str, list[float]], orders: list[Order]) -> None:
         """One transaction: committed when this returns."""
-        with self._db:
-            self._db.executemany(
+        self._unsaved.update((o["id"], o) for o in orders)
+        with self._db.transaction() as db:
+            db.executemany(
                 "INSERT INTO balances (currency, free, used) VALUES (?, ?, ?)"
                 " ON CONFLICT(currency) DO UPDATE SET free = excluded.free, used = excluded.used",
                 [(cur, free, used) for cur, (free, used) in balances.items()],
             )
-            self._db.executemany(
+            db.executemany(
                 "INSERT INTO orders (id, client_order_id, json) VALUES (?, ?, ?)"
                 " ON CONFLICT(id) DO UPDATE SET json = excluded.json",
-                [(o["id"], o["clientOrderId"], json.dumps(o)) for o in orders],
+                [(o["id"], o["clientOrderId"], json.dumps(o)) for o in self._unsaved.values()],
             )
+        self._unsaved.clear()
 
     def close(self) -> None:
         self._db.close()
@@ -103,6 +108,7 @@ class Ledger:
         self.name = name
         self.info = info
         self.clock = clock
+        self.path = path  # None: in memory
         self._store = _StateStore(path)
         self.balances, self.orders = self._store.load()
         if not self.balances:

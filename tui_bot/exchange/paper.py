@@ -10,7 +10,6 @@ call returns, so they survive restarts and a SIGKILL; a client order id is accep
 from __future__ import annotations
 
 import copy
-import math
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +18,7 @@ from tui_bot.exchange.base import Candle, Market, Order, Ticker
 from tui_bot.exchange.ccxt_exchange import CcxtExchange
 from tui_bot.exchange.errors import ExchangeError, InvalidOrder, OrderNotFound
 from tui_bot.exchange.ledger import Ledger, check_order_args
+from tui_bot.exchange.order_math import round_amount
 
 BOOK_DEPTH = 100
 DEFAULT_FEE = 0.001
@@ -45,6 +45,11 @@ class PaperExchange:
             starting_balance=starting_balance,
             stake_currency=stake_currency,
         )
+
+    @property
+    def ledger(self) -> Ledger:
+        """The simulated account, for reading only (the engine's start check)."""
+        return self._ledger
 
     @property
     def alert(self) -> Any:
@@ -86,7 +91,7 @@ class PaperExchange:
         market = markets.get(symbol)
         if market is None or market.get("active") is False:
             raise InvalidOrder(f"paper: market {symbol} is not trading")
-        amount = _floor_to(float(amount), (market.get("precision") or {}).get("amount"))
+        amount = round_amount(float(amount), market)
         limit = float(price) if type == "limit" and price is not None else None
         # Everything that can fail on the network happens before any state changes.
         book = await self.real.fetch_order_book(symbol, BOOK_DEPTH)
@@ -231,13 +236,6 @@ def _touch(levels: list[list[float]]) -> float:
     if not levels:
         raise ExchangeError("paper: the order book is empty")
     return float(levels[0][0])
-
-
-def _floor_to(amount: float, step: Any) -> float:
-    if not step:
-        return amount
-    step = float(step)
-    return round(math.floor(amount / step + 1e-9) * step, 12)
 
 
 def _check_limits(market: Market, amount: float, price: float) -> None:

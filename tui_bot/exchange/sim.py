@@ -134,6 +134,11 @@ class SimExchange:
     # -- plain helpers (no latency, no faults) ----------------------------------------------
 
     @property
+    def ledger(self) -> Ledger:
+        """The simulated account, for reading only (the engine's start check)."""
+        return self._ledger
+
+    @property
     def symbols(self) -> list[str]:
         return list(self._index)
 

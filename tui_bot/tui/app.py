@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable, Iterable, Sequence
 from functools import partial
@@ -31,6 +32,10 @@ from tui_bot.tui.widgets.opportunities import OpportunitiesTable
 from tui_bot.tui.widgets.positions import PositionsTable
 from tui_bot.tui.widgets.status_bar import StatusBar
 from tui_bot.tui.widgets.timings import TimingsTable
+
+log = logging.getLogger(__name__)
+# A start-up warning (a broken theme or config) stays on screen this long, in full.
+STARTUP_WARNING_SECONDS = 30.0
 
 COMPACT_WIDTH = 100  # narrower or lower than this: one pane group at a time, in tabs
 COMPACT_HEIGHT = 32
@@ -98,7 +103,9 @@ class TuiBotApp(EngineHostApp):
         if settings.exchange.name == "sim":
             self.engine_speed = settings.sim.speed
         self._main_screen: Screen[Any] | None = None
-        self._startup_warnings: list[tuple[str, str]] = [("config", w) for w in settings.warnings]
+        self._startup_warnings: list[tuple[str, str]] = []
+        for warning in settings.warnings:
+            self._warn_at_start("config", warning)
         self.theme_names = self._load_themes(
             theme_dirs(settings.path) if themes is None else themes
         )
@@ -131,6 +138,8 @@ class TuiBotApp(EngineHostApp):
         self.theme_changed_signal.subscribe(self, self._restyle)
         for source, warning in self._startup_warnings:
             self.add_alert("warning", source, warning)
+            # the Alerts pane cuts a long line to its width; a notification wraps it
+            self.notify(warning, severity="warning", timeout=STARTUP_WARNING_SECONDS, markup=False)
         self.query_one(PositionsTable).focus()
         self.install_signal_handlers()
         if self._start_engine_on_mount:
@@ -268,17 +277,21 @@ class TuiBotApp(EngineHostApp):
         loaded = load_themes(directories)
         for theme in loaded.themes:
             self.register_theme(theme)
-        self._startup_warnings += [("theme", warning) for warning in loaded.warnings]
+        for warning in loaded.warnings:
+            self._warn_at_start("theme", warning)
         names = loaded.names or (FALLBACK_THEME,)
         wanted = self.settings.ui.theme
         if wanted not in self.available_themes:
             fallback = DEFAULT_THEME if DEFAULT_THEME in names else names[0]
-            self._startup_warnings.append(
-                ("theme", f"[ui] theme = {wanted!r} not found; using {fallback!r}")
-            )
+            self._warn_at_start("theme", f"[ui] theme = {wanted!r} not found; using {fallback!r}")
             wanted = fallback
         self.theme = wanted
         return names
+
+    def _warn_at_start(self, source: str, warning: str) -> None:
+        """Logged now; shown as an alert and a notification once the dashboard is up."""
+        log.warning("%s", warning)
+        self._startup_warnings.append((source, warning))
 
     def action_next_theme(self) -> None:
         names = self.theme_names

@@ -8,7 +8,9 @@ import asyncio
 import contextlib
 import gc
 import logging
+import os
 import signal
+import threading
 import time
 from collections.abc import Callable
 from typing import Protocol
@@ -17,6 +19,7 @@ from textual.app import App
 from textual.timer import Timer
 from textual.worker import Worker, WorkerState
 
+from tui_bot.cli import point_at_devnull
 from tui_bot.config import Settings
 from tui_bot.engine import commands as cmd
 from tui_bot.engine.snapshot import Snapshot
@@ -26,6 +29,10 @@ from tui_bot.tui.messages import EngineFailed, EngineNotice, SnapshotArrived
 log = logging.getLogger(__name__)
 
 MAX_BACKOFF = 30.0
+# After SIGTERM / SIGHUP: how long the engine may take to finish its phase and save, then how
+# long the app gets to exit normally before the process ends itself (its terminal may be gone).
+SIGNAL_ENGINE_WAIT = 120.0
+SIGNAL_EXIT_GRACE = 3.0
 
 
 class EngineLike(Protocol):
@@ -81,6 +88,10 @@ class EngineHostApp(App[int]):
         self._want_paused = False
         self._engine_worker: Worker[None] | None = None
         self._restart_timer: Timer | None = None
+        self._engine_idle = threading.Event()  # no engine lifetime is running
+        self._engine_idle.set()
+        self._stop_signal = threading.Event()  # SIGTERM or SIGHUP arrived
+        self._app_loop: asyncio.AbstractEventLoop | None = None
 
     # -- display hooks -----------------------------------------------------------------------
     def show_snapshot(self, snapshot: Snapshot) -> None: ...
@@ -94,6 +105,7 @@ class EngineHostApp(App[int]):
             return
         self._restart_timer = None
         self.show_engine_starting()
+        self._engine_idle.clear()
         self._engine_worker = self.run_worker(
             self._engine_lifetime,
             name="engine",
@@ -106,6 +118,12 @@ class EngineHostApp(App[int]):
 
     async def _engine_lifetime(self) -> None:
         """One engine lifetime, in the worker thread on its own asyncio loop."""
+        try:
+            await self._run_engine()
+        finally:
+            self._engine_idle.set()
+
+    async def _run_engine(self) -> None:
         runtime = self._runtime_factory(self.settings, self._post_snapshot)
         try:
             notice = getattr(runtime, "notice", None)
@@ -143,14 +161,51 @@ class EngineHostApp(App[int]):
             engine.request_stop()
 
     def install_signal_handlers(self) -> None:
-        """SIGTERM, and SIGHUP when an SSH session drops: quit as `q` does (finish the phase,
-        persist, exit)."""
+        """SIGTERM, and SIGHUP when the terminal goes (closed, SSH dropped, tmux session killed):
+        quit as `q` does (finish the phase, persist, exit), and exit even if the terminal is gone.
+
+        Not loop.add_signal_handler: its callback runs on the app's loop, and that loop is stuck
+        for good once the terminal is gone (Textual's writer thread dies on EIO and the next
+        writes wait for it). A signal.signal handler runs in the main thread even then; a thread
+        does the rest."""
         if self.is_headless:
             return
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGTERM, signal.SIGHUP):
-            with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
-                loop.add_signal_handler(sig, self.call_later, self.action_quit)
+        self._app_loop = asyncio.get_running_loop()
+        threading.Thread(target=self._exit_on_signal, name="signal-exit", daemon=True).start()
+        for name in ("SIGTERM", "SIGHUP"):
+            sig = getattr(signal, name, None)  # no SIGHUP on Windows
+            if sig is not None:
+                with contextlib.suppress(ValueError):  # not the main thread
+                    signal.signal(sig, self._on_stop_signal)
+
+    def _on_stop_signal(self, signum: int, _frame: object) -> None:
+        """In the main thread, maybe in the middle of anything: only sets things."""
+        if signum == getattr(signal, "SIGHUP", None):
+            # The terminal has hung up: a write to it fails (EIO, which ends Textual's writer
+            # thread) or blocks; from now on writes go nowhere.
+            point_at_devnull(1, 2)
+        self._stop_signal.set()
+
+    def _exit_on_signal(self) -> None:
+        """In its own thread: stop the engine, let it save, then make sure the process ends."""
+        self._stop_signal.wait()
+        log.info("stop signal: stopping the engine after its current phase")
+        self._quitting = True  # no engine (re)start from now on
+        engine = self.engine
+        if engine is not None:
+            engine.request_stop()
+        if not self._engine_idle.wait(SIGNAL_ENGINE_WAIT):
+            log.error("the engine did not stop within %gs; exiting without it", SIGNAL_ENGINE_WAIT)
+        self._call_on_app_loop(self.exit, 0)  # the normal way out, if the app's loop still runs
+        time.sleep(SIGNAL_EXIT_GRACE)
+        log.warning("the dashboard could not shut down normally (terminal gone?); exiting now")
+        logging.shutdown()
+        os._exit(0)
+
+    def _call_on_app_loop(self, callback: Callable[..., object], *args: object) -> None:
+        if self._app_loop is not None:
+            with contextlib.suppress(RuntimeError):  # the loop has closed
+                self._app_loop.call_soon_threadsafe(callback, *args)
 
     def on_unmount(self) -> None:
         self.stop_engine()  # however the app ends, the engine thread must end too

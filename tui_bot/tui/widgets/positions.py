@@ -1,12 +1,15 @@
-"""Positions pane: open positions marked to market, keyed by symbol."""
+"""Positions pane: open positions marked to market, keyed by symbol; then the coins the exchange
+holds outside the bot's store, marked "unmanaged" (no exit levels: the bot never trades them)."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 
-from tui_bot.engine.snapshot import PositionView, Snapshot
+from tui_bot.engine.snapshot import PositionView, Snapshot, UnmanagedView
 from tui_bot.tui import format as fmt
 from tui_bot.tui.widgets.table import KeyedTable, Row, cell, num
+
+UNMANAGED = "unmanaged:"  # row key prefix: an asset, not a symbol the bot trades
 
 
 class PositionsTable(KeyedTable):
@@ -25,7 +28,10 @@ class PositionsTable(KeyedTable):
     )
 
     def rows_for(self, snapshot: Snapshot) -> Mapping[str, Row]:
-        return {p.symbol: self._row(p) for p in snapshot.positions}
+        rows = {p.symbol: self._row(p) for p in snapshot.positions}
+        for u in snapshot.unmanaged:
+            rows[f"{UNMANAGED}{u.asset}"] = self._unmanaged_row(u)
+        return rows
 
     def _row(self, p: PositionView) -> Row:
         sign = fmt.pct_sign(p.pnl_pct)
@@ -44,10 +50,28 @@ class PositionsTable(KeyedTable):
             num(fmt.duration(p.age_seconds)),
         )
 
+    def _unmanaged_row(self, u: UnmanagedView) -> Row:
+        last = fmt.price(u.last_price) if u.last_price is not None else "?"
+        return (
+            cell(u.asset, "bold"),
+            cell("unmanaged", self.theme_colour("warning")),
+            cell("-"),
+            num(fmt.amount(u.amount)),
+            num("-"),
+            num(last),
+            num("-"),
+            num("-"),
+            num("-"),
+            num("-"),
+        )
+
     def subtitle_for(self, snapshot: Snapshot) -> str:
         count = len(snapshot.positions)
+        unmanaged = f" · {len(snapshot.unmanaged)} unmanaged" if snapshot.unmanaged else ""
         money = " · SIMULATED" if snapshot.mode == "SIMULATED" else ""
-        return f"{count} open{money}"
+        return f"{count} open{unmanaged}{money}"
 
     def selected_symbol(self) -> str | None:
-        return self.selected_key()
+        """The selected position's symbol; None for an unmanaged row (nothing to close)."""
+        key = self.selected_key()
+        return None if key is None or key.startswith(UNMANAGED) else key

@@ -1,4 +1,10 @@
-"""Status bar: mode in words, exchange, cycle, phase, countdown, equity, drawdown, model, state."""
+"""Status bar: mode in words, exchange, cycle, phase, countdown, equity, drawdown, model, state.
+
+When the terminal is narrow the less important parts go first. The mode marker, the equity (with
+its stale mark) and the engine's state stay. On the first line the exchange name, then the
+countdown, then the phase give way; on the second the model's details, then the SIMULATED tag
+next to equity (the mode marker says it already), then the drawdown.
+"""
 
 from __future__ import annotations
 
@@ -13,6 +19,15 @@ from tui_bot.engine.snapshot import Snapshot
 from tui_bot.tui import format as fmt
 
 MODE_CLASSES = {"SIMULATED": "mode-sim", "PAPER": "mode-paper", "LIVE": "mode-live"}
+PADDING = 2  # every label has one cell of padding on each side (app.tcss)
+
+
+def first_fit(options: list[tuple[str, ...]], width: int) -> tuple[str, ...]:
+    """The first option whose labels fit side by side in `width` cells, else the last one."""
+    for option in options:
+        if sum(len(text) + PADDING for text in option if text) <= width:
+            return option
+    return options[-1]
 
 
 class StatusBar(Vertical):
@@ -50,6 +65,9 @@ class StatusBar(Vertical):
     def on_mount(self) -> None:
         self.set_interval(0.5, self._tick)
 
+    def on_resize(self) -> None:
+        self._render_all()
+
     # -- inputs ------------------------------------------------------------------------------
     def show(self, snapshot: Snapshot) -> None:
         self._snapshot = snapshot
@@ -85,31 +103,63 @@ class StatusBar(Vertical):
         for word, css in MODE_CLASSES.items():
             mode.set_class(s.mode == word, css)
         self._render_cycle(s)
-        money = f"{fmt.money(s.equity)} {self.stake}".rstrip()
-        tag = " (SIMULATED)" if s.mode == "SIMULATED" else ""
-        equity = self._update(
-            "#status-equity", f"equity {money}{tag}  drawdown {s.drawdown_pct:.2f}%"
-        )
+        equity_text, model_text = first_fit(self._equity_options(s), self._width())
+        equity = self._update("#status-equity", equity_text)
         equity.set_class(s.drawdown_pct > 0, "loss")
+        self._update("#status-model", model_text).display = bool(model_text)
+        self.refresh_state()
+
+    def _width(self) -> int:
+        return self.size.width or 1000  # 0 before the first layout: render everything
+
+    def _equity_options(self, s: Snapshot) -> list[tuple[str, str]]:
+        """(equity line, model) from the fullest to the barest; see the module's docstring."""
+        known = s.equity_history or not s.balance_stale  # a stale 0 was never read at all
+        money = f"{fmt.money(s.equity)} {self.stake}".rstrip() if known else "unknown"
+        money += " (stale)" if s.balance_stale else ""
+        equity = f"equity {money}"
+        tag = " (SIMULATED)" if s.mode == "SIMULATED" else ""
+        drawdown = f"  drawdown {s.drawdown_pct:.2f}%"
         if s.model.trained_at is None:
-            self._update("#status-model", "model: none yet")
+            models = ["model: none yet", "no model"]
         else:
             auc = f"{s.model.auc:.3f}" if s.model.auc is not None else "-"
             age = fmt.duration(s.time - s.model.trained_at)
-            self._update("#status-model", f"model {age} old, AUC {auc}")
-        self.refresh_state()
+            models = [f"model {age} old, AUC {auc}", f"{age} old, AUC {auc}", f"AUC {auc}"]
+        options = [(equity + tag + drawdown, model) for model in models]
+        options += [(equity + drawdown, models[-1]), (equity + drawdown, ""), (equity, "")]
+        options.append((money, ""))
+        return options
 
     def _render_cycle(self, s: Snapshot) -> None:
-        phase = s.phase or "idle"
-        parts = [f"{s.exchange}", f"cycle {s.cycle}", phase]
+        cycle, phase = f"cycle {s.cycle}", s.phase or "idle"
+        later = []
         if s.paused:
-            parts.append("no next cycle")
+            later.append("no next cycle")
         elif s.phase is None and s.next_cycle_at is not None:
             remaining = (s.next_cycle_at - self._engine_time()) / self.speed
-            parts.append(f"next in {fmt.countdown(remaining)}")
-        self._update("#status-cycle", " · ".join(parts))
+            later.append(f"next in {fmt.countdown(remaining)}")
+        options = [
+            [s.exchange, cycle, phase, *later],
+            [cycle, phase, *later],
+            [cycle, phase],
+            [cycle],
+        ]
+        # what the mode marker and the state (at most 60 % of the bar) leave for this label
+        mode = len(f" {s.mode} ") + PADDING
+        state = min(len(self._state_text()[0]) + PADDING, int(self._width() * 0.6))
+        texts = [(" · ".join(parts),) for parts in options]
+        (text,) = first_fit(texts, self._width() - mode - state)
+        self._update("#status-cycle", text)
 
     def refresh_state(self) -> None:
+        text, css = self._state_text()
+        label = self._update("#status-state", text)
+        for name in ("error", "warning", "ok"):
+            label.set_class(css == name, name)
+
+    def _state_text(self) -> tuple[str, str]:
+        """The engine's state in words, and its css class."""
         s = self._snapshot
         state = self._engine_state
         paused = s is not None and s.paused
@@ -127,9 +177,7 @@ class StatusBar(Vertical):
             text, css = "pausing after this cycle…", "warning"
         else:
             text, css = "running", "ok"
-        label = self._update("#status-state", text)
-        for name in ("error", "warning", "ok"):
-            label.set_class(css == name, name)
+        return text, css
 
     def _update(self, selector: str, text: str) -> Label:
         """Set a label's text; an unchanged one is left alone (update() always re-lays out)."""
