@@ -102,11 +102,12 @@ def test_sigkill_mid_run_loses_and_doubles_nothing(tmp_path: Path) -> None:
 
 
 @pytest.mark.slow
-def test_sigterm_finishes_the_phase_and_exits_0(tmp_path: Path) -> None:
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGHUP], ids=["TERM", "HUP"])
+def test_a_stop_signal_finishes_the_phase_and_exits_0(tmp_path: Path, sig: signal.Signals) -> None:
     (tmp_path / "config.toml").write_text((ROOT / "config.toml").read_text())
     proc = start(tmp_path)
     wait_for_cycles(proc, 2)
-    proc.send_signal(signal.SIGTERM)
+    proc.send_signal(sig)
     assert proc.wait(timeout=60) == 0
     db = sqlite3.connect(tmp_path / "data" / "tui_bot.sqlite")
     assert db.execute("SELECT value FROM state WHERE key = 'clock_time'").fetchone()

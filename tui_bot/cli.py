@@ -177,7 +177,7 @@ async def _run_headless(
         print(f"tui-bot: {runtime.notice}", file=sys.stderr)
     engine = runtime.engine
     loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
+    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):  # HUP: the terminal went away
         loop.add_signal_handler(sig, engine.request_stop)
     printer = _print_json if as_json else _print_line
     stdout_gone = False

@@ -478,6 +478,10 @@ def _allowed_text(spec: KeySpec) -> str:
         text = ", ".join(spec.choices)
     elif spec.minimum is not None:
         text = f"{spec.minimum:g} .. {spec.maximum:g}"
+    elif spec.type is str:
+        text = f"text, at most {spec.max_length} characters"
+    elif spec.type is bool:
+        text = "true, false"
     else:
         text = "any"
     if spec.recommended:

@@ -93,3 +93,20 @@ async def test_at_80_columns_the_drawdown_is_on_screen_too(still_app: TuiBotApp)
         line = shown(app, "#status-equity")
         assert "10,123.45" in line and "drawdown 0.84%" in line
         assert "AUC 0.561" in shown(app, "#status-model")
+
+
+async def test_closing_an_unmanaged_row_says_the_bot_never_trades_it(
+    still_app: TuiBotApp,
+) -> None:
+    app = still_app
+    avax = UnmanagedView("AVAX", 25.9, "AVAX/USDT", 35.0, 906.5)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await feed(app, pilot, replace(fixed_snapshot(), unmanaged=(avax,)))
+        table = app.query_one(PositionsTable)
+        table.focus()
+        table.move_cursor(row=table.row_keys().index("unmanaged:AVAX"))
+        await pilot.press("c")
+        await pilot.pause()
+        assert not app.screen_stack[1:], "no confirmation for coins the bot does not trade"
+        toasts = [str(n.message) for n in app._notifications]
+        assert any("unmanaged" in t and "sell them by hand" in t for t in toasts), toasts

@@ -233,9 +233,15 @@ class TuiBotApp(EngineHostApp):
             self.notify("Retraining the model in the background")
 
     def action_close_position(self) -> None:
-        symbol = self.query_one(PositionsTable).selected_symbol()
+        table = self.query_one(PositionsTable)
+        symbol = table.selected_symbol()
         if symbol is None:
-            self.notify("No position selected (Positions is empty)", severity="warning")
+            why = (
+                "the selected row is unmanaged coins: the bot never trades them, sell them by hand"
+                if table.selected_key()
+                else "Positions is empty"
+            )
+            self.notify(f"No position to close ({why})", severity="warning", markup=False)
             return
         question = f"Close {symbol} at market now?"
         self.push_screen(ConfirmScreen(question, "Close"), partial(self._close_answered, symbol))
