@@ -20,6 +20,7 @@ import numpy as np
 from tui_bot.clock import Clock
 from tui_bot.exchange.sim import SimExchange
 from tui_bot.exchange.sim_prices import ASSETS, PricePaths
+from tui_bot.market.source import GeneratedSource
 
 SEED_STEP = 100_003  # replica r uses seed + r * SEED_STEP
 
@@ -61,16 +62,19 @@ class BenchExchange(SimExchange):
         if n_symbols <= len(ASSETS):
             return
         replicas = math.ceil(n_symbols / len(ASSETS))
-        self._paths = ReplicatedPaths(seed, self._tf, replicas)  # type: ignore[assignment]
         extra = [
             replace(ASSETS[i % len(ASSETS)], base=f"SYM{i + 1:03d}", group="other")
             for i in range(len(ASSETS), n_symbols)
         ]
-        self._assets = (*self._assets, *extra)
-        self._index = {f"{a.base}/{self.stake_currency}": i for i, a in enumerate(self._assets)}
-        self._markets = {
-            s: self._market(s, a) for s, a in zip(self._index, self._assets, strict=True)
-        }
+        paths = ReplicatedPaths(seed, self._tf, replicas)
+        self.use_source(
+            GeneratedSource(
+                timeframe=self.timeframe,
+                quote=self.stake_currency,
+                paths=paths,  # type: ignore[arg-type]
+                assets=(*ASSETS, *extra),
+            )
+        )
 
     def set_network(self, latency_ms: float, rate_limit_per_s: float) -> None:
         """Change the simulated latency and rate limit (e.g. none while setting up)."""

@@ -136,6 +136,21 @@ async def test_unknown_symbol_and_timeframe() -> None:
         await ex.fetch_tickers(["NOPE/USDT"])
 
 
+async def test_the_venue_shows_its_sources_prices_at_its_clock() -> None:
+    clock = FakeClock(START + 150)  # half way through a candle
+    ex = make(clock)
+    now_ms = int(clock.now() * 1000)
+    shown = np.array(await ex.fetch_ohlcv("ETH/USDT", limit=50))
+    np.testing.assert_array_equal(shown, ex.source.closed("ETH/USDT", now_ms, limit=50))
+    ticker = (await ex.fetch_tickers(["ETH/USDT"]))["ETH/USDT"]
+    assert ticker["last"] == ex.source.mid_price("ETH/USDT", clock.now())
+    clock.advance(150)  # on the boundary the price is the open of the candle starting now
+    assert ex.price_now("ETH/USDT") == pytest.approx(
+        ex.source.trade_price("ETH/USDT", int(clock.now() * 1000))
+    )
+    assert ex.symbols == ex.source.symbols() == list(await ex.load_markets())
+
+
 def test_price_moves_inside_a_candle() -> None:
     clock = FakeClock(START)
     ex = make(clock)

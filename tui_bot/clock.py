@@ -60,3 +60,24 @@ class FakeClock:
     async def sleep(self, seconds: float) -> None:
         self.time += max(0.0, seconds)
         await asyncio.sleep(0)
+
+
+class JumpingClock:
+    """Backtest time: it moves only when told (`set`) or slept through, never waiting on the
+    wall clock. `sleep` advances it at once and yields to the event loop once."""
+
+    def __init__(self, start: float) -> None:
+        self.time = float(start)
+
+    def now(self) -> float:
+        return self.time
+
+    def set(self, t: float) -> None:
+        """Jump to `t`; time never runs backwards (ValueError)."""
+        if t < self.time:
+            raise ValueError(f"clock: cannot jump back from {self.time} to {t}")
+        self.time = float(t)
+
+    async def sleep(self, seconds: float) -> None:
+        self.time += max(0.0, seconds)
+        await asyncio.sleep(0)

@@ -15,7 +15,6 @@ per asset as dust (Store.dust), never silently lost.
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import math
 import random
@@ -240,10 +239,10 @@ class Executor:
                     )
             except RateLimited as e:
                 self.alert("warning", "exchange", f"rate limited placing {order.symbol}: {e}")
-                await asyncio.sleep(e.retry_after or self._delay(attempt))
+                await self.clock.sleep(e.retry_after or self._delay(attempt))
             except NetworkError as e:
                 self.alert("warning", "exchange", f"order {order.symbol} answer lost: {e}")
-                await asyncio.sleep(self._delay(attempt))
+                await self.clock.sleep(self._delay(attempt))
             except InvalidOrder as e:
                 if "duplicate" not in str(e).lower():
                     return self._fail(order, "order rejected", e)
@@ -277,10 +276,10 @@ class Executor:
             except OrderNotFound:
                 return None
             except NetworkError:
-                await asyncio.sleep(self._delay(attempt))
+                await self.clock.sleep(self._delay(attempt))
                 continue
             if _garbled(raw) or not (raw.get("filled") or raw.get("status")):
-                await asyncio.sleep(self._delay(attempt))  # unknown, never "nothing filled"
+                await self.clock.sleep(self._delay(attempt))  # unknown, never "nothing filled"
                 continue
             created = self.store.order_created_at(order.client_order_id)
             mismatch = _mismatch(order, raw, amount_step(market), created)

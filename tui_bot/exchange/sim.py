@@ -1,6 +1,9 @@
 """The embedded simulated market: the default exchange. Offline, seeded, ccxt-shaped.
 
-Prices come from `sim_prices` (a factor model with a weak, learnable mean reversion). Every call
+A venue over a candle source: prices come from a `GeneratedSource` (the seeded factor model of
+`sim_prices`, with a weak, learnable mean reversion), asked at this venue's clock for everything
+shown and filled (tickers, bid/ask, candles, limit crossings); the venue itself keeps the
+balances and orders (the ledger), fees, latency and faults. Every call
 behaves like a remote exchange seen through ccxt with enableRateLimit: it waits for the rate
 limiter (wall time), sleeps `latency_ms`, and with probability `error_rate` fails with an
 injected NetworkError, RequestTimeout or RateLimited. A create_order that times out may have
@@ -34,7 +37,6 @@ from tui_bot.exchange.errors import (
 )
 from tui_bot.exchange.ledger import Ledger, check_order_args, iso8601
 from tui_bot.exchange.sim_prices import (
-    ASSETS,
     CLOSE,
     HIGH,
     LOW,
@@ -43,8 +45,8 @@ from tui_bot.exchange.sim_prices import (
     SIM_GROUPS,
     VOLUME,
     Asset,
-    PricePaths,
 )
+from tui_bot.market.source import GeneratedSource
 
 __all__ = ["SIM_EPOCH", "SIM_GROUPS", "SimExchange", "sim_start_time"]
 
@@ -112,12 +114,7 @@ class SimExchange:
         self.stake_currency = stake_currency
         self.fee_rate = fee_rate
         self._tf = timeframe_seconds(timeframe)
-        self._paths = PricePaths(seed, self._tf)
-        self._assets = ASSETS[: max(0, min(n_symbols, len(ASSETS)))]
-        self._index = {f"{a.base}/{stake_currency}": i for i, a in enumerate(self._assets)}
-        self._markets = {
-            s: self._market(s, a) for s, a in zip(self._index, self._assets, strict=True)
-        }
+        self.use_source(GeneratedSource(seed, timeframe, n_symbols, stake_currency))
         self._limiter = _RateLimiter(rate_limit_per_s)
         self._faults = random.Random(f"sim-faults:{seed}")  # separate: prices stay deterministic
         self._ledger = Ledger(
@@ -131,6 +128,13 @@ class SimExchange:
         # open order id -> time its fill was last checked
         self._open = {o["id"]: o["timestamp"] / 1000.0 for o in self._ledger.open_orders()}
 
+    def use_source(self, source: GeneratedSource) -> None:
+        """Take prices and the listed markets from `source` (its quote: the stake currency)."""
+        self._source = source
+        self._markets = {
+            s: self._market(s, source.assets[source.index(s)]) for s in source.symbols()
+        }
+
     # -- plain helpers (no latency, no faults) ----------------------------------------------
 
     @property
@@ -139,21 +143,27 @@ class SimExchange:
         return self._ledger
 
     @property
+    def source(self) -> GeneratedSource:
+        return self._source
+
+    @property
     def symbols(self) -> list[str]:
-        return list(self._index)
+        return self._source.symbols()
 
     def price_now(self, symbol: str) -> float:
         """Mid price: linear from open to close of the candle in progress."""
-        return float(self._paths.prices_at(self.clock.now())[self._asset_index(symbol)])
+        self._asset_index(symbol)
+        return self._source.mid_price(symbol, self.clock.now())
 
     def candles(self, symbol: str, start_k: int, end_k: int) -> np.ndarray:
         """Candles [start_k, end_k) as rows [ts_ms, o, h, l, c, v]; candle k opens at
         SIM_EPOCH + k * timeframe. Includes unclosed/future candles: for tests and bootstrap."""
-        return self._paths.candles(self._asset_index(symbol), start_k, end_k)
+        self._asset_index(symbol)
+        return self._source.candles(symbol, start_k, end_k)
 
     def _asset_index(self, symbol: str) -> int:
         try:
-            return self._index[symbol]
+            return self._source.index(symbol)
         except KeyError:
             raise ExchangeError(f"sim: unknown symbol {symbol!r}") from None
 
@@ -162,7 +172,7 @@ class SimExchange:
         return self._bid_ask(self._asset_index(symbol), self.price_now(symbol))
 
     def _bid_ask(self, i: int, mid: float) -> tuple[float, float]:
-        half = self._assets[i].spread_bps / 20_000.0
+        half = self._source.assets[i].spread_bps / 20_000.0
         return mid * (1.0 - half), mid * (1.0 + half)
 
     def _market(self, symbol: str, asset: Asset) -> Market:
@@ -224,9 +234,9 @@ class SimExchange:
         wanted = self.symbols if symbols is None else symbols
         indexes = [self._asset_index(s) for s in wanted]
         now = self.clock.now()
-        k = self._paths.index_at(now)
-        window = self._paths.block(k - int(86_400 // self._tf), k)  # the last 24h, closed
-        mids = self._paths.prices_at(now)
+        k = self._source.index_at(now)
+        window = self._source.window(k - int(86_400 // self._tf), k)  # the last 24h, closed
+        mids = self._source.mid_prices(now)
         ms = int(now * 1000)
         return {
             s: self._ticker(s, i, window, float(mids[i]), ms)
@@ -266,15 +276,10 @@ class SimExchange:
             raise ExchangeError(
                 f"sim: timeframe {timeframe!r} not supported; this market runs {self.timeframe!r}"
             )
-        i = self._asset_index(symbol)
+        self._asset_index(symbol)
         limit = min(limit or DEFAULT_OHLCV_LIMIT, MAX_OHLCV_LIMIT)
-        in_progress = self._paths.index_at(self.clock.now())  # candles before it are closed
-        if since is None:
-            start = in_progress - limit
-        else:
-            start = math.ceil((since / 1000.0 - SIM_EPOCH) / self._tf)
-        start = max(start, 0)
-        rows = self._paths.candles(i, start, min(start + limit, in_progress))
+        now_ms = math.floor(self.clock.now() * 1000)
+        rows = self._source.closed(symbol, now_ms, limit, None if since is None else int(since))
         return [[int(r[0]), r[1], r[2], r[3], r[4], r[5]] for r in rows.tolist()]
 
     # -- trading ----------------------------------------------------------------------------
@@ -357,10 +362,9 @@ class SimExchange:
         for order_id, since in list(self._open.items()):
             self._open[order_id] = now
             order = self._ledger.orders[order_id]
-            i = self._index.get(order["symbol"])
-            if i is None:  # listed by an earlier, differently configured instance
+            if order["symbol"] not in self._markets:  # listed by an earlier, other instance
                 continue
-            low, high = self._paths.price_range(i, since, now)
+            low, high = self._source.price_range(order["symbol"], since, now)
             limit = order["price"]
             if (order["side"] == "buy" and low <= limit) or (
                 order["side"] == "sell" and high >= limit

@@ -1,0 +1,1 @@
+"""Market data: candle files (reading, checking, downloading) and candle sources."""
