@@ -12,7 +12,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from benchmarks import compute, fixtures, ml, network, report, ui
+from benchmarks import backtest, compute, fixtures, ml, network, report, ui
 from benchmarks.rows import CheckFailed, Row
 
 
@@ -100,6 +100,8 @@ async def run(plan: Plan, skip_ui: bool) -> tuple[list[Row], list[dict[str, Any]
     else:
         _progress(f"UI loop lag: {plan.ui_runs} training(s) in a process, then in a thread")
         rows.append(await ui.ui_lag(data, plan.ui_runs))
+    # run_backtest runs its own event loop: in a thread of its own
+    rows += await asyncio.to_thread(backtest.rows, plan.mode == "quick", _progress)
     scaling = await network.scaling(list(plan.scaling), plan.scaling_rounds, _progress)
     scaling = sorted([*scaling, entry], key=lambda e: e["symbols"])
     return rows, scaling, skipped

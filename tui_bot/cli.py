@@ -20,7 +20,7 @@ from tui_bot.storage_lock import storage_lock
 
 log = logging.getLogger("tui_bot")
 
-COMMANDS = ("ui", "run", "train", "config")
+COMMANDS = ("ui", "run", "train", "config", "download-data", "backtest")
 # stdout's reader has gone (`tui-bot ... | head`): the code of a tool that SIGPIPE ended (128 + 13)
 BROKEN_PIPE_EXIT = 141
 
@@ -48,7 +48,30 @@ def build_parser() -> argparse.ArgumentParser:
     config_sub = config.add_subparsers(dest="config_command", required=True)
     check = config_sub.add_parser("check", help="print the effective config and its sources")
     _common(check)
+    _download_parser(sub)
+    from tui_bot.backtest.command import add_parser as add_backtest_parser
+
+    add_backtest_parser(sub, _common)
     return parser
+
+
+def _download_parser(sub: argparse._SubParsersAction) -> None:
+    download = sub.add_parser(
+        "download-data",
+        help="fetch candles from an exchange into candle files (for backtests)",
+        description="Fetch the last N days of closed candles through ccxt into "
+        "<BASE>_<QUOTE>-<timeframe>.csv.gz files; only candles a file lacks are fetched.",
+    )
+    download.add_argument("--exchange", default=None, help="ccxt exchange id ([exchange] name)")
+    download.add_argument(
+        "--pairs", required=True, metavar="P1,P2", help="pairs, e.g. ADA/BTC,ETH/BTC or ADA_BTC"
+    )
+    download.add_argument("--timeframe", default=None, help="candle length (scan.timeframe)")
+    download.add_argument("--days", type=float, default=30.0, help="how far back (30)")
+    download.add_argument(
+        "--data", type=Path, default=None, help="folder of candle files (<storage.dir>/candles)"
+    )
+    _common(download)
 
 
 def _live_flag(parser: argparse.ArgumentParser) -> None:
@@ -123,6 +146,14 @@ def _main(argv: list[str]) -> int:
     if args.command == "config":
         print(describe(settings))
         return 0
+    if args.command == "download-data":
+        return _download_data(settings, args)
+    if args.command == "backtest":  # nothing on disk: no storage lock
+        from tui_bot.backtest.command import backtest_command
+
+        if not args.verbose:  # the replay's own warnings (gaps, dust) would bury the progress
+            log.setLevel(logging.ERROR)
+        return backtest_command(settings, args)
     try:
         with storage_lock(settings.storage_dir):  # one bot per data folder, for the whole run
             if args.command == "train":
@@ -131,6 +162,51 @@ def _main(argv: list[str]) -> int:
     except RefusedToStart as e:  # a config, storage or second-instance fault: the user must act
         print(f"tui-bot: {e}", file=sys.stderr)
         return 2
+
+
+def _download_data(settings: Settings, args: argparse.Namespace) -> int:
+    from tui_bot.exchange.errors import ExchangeError
+    from tui_bot.market.download import ProgressLine, download_data
+
+    exchange = args.exchange or settings.exchange.name
+    if exchange == "sim":
+        print(
+            "tui-bot: download-data: the simulator has no history to download; "
+            "name a ccxt exchange, e.g. --exchange binance",
+            file=sys.stderr,
+        )
+        return 2
+    directory = args.data if args.data is not None else settings.storage_dir / "candles"
+    timeframe = args.timeframe or settings.scan.timeframe
+    pairs = [p for p in args.pairs.split(",") if p.strip()]
+    progress = ProgressLine(sys.stderr)
+    try:
+        results = download_data(
+            settings.exchange.ccxt_config, exchange, pairs, timeframe, args.days, directory,
+            progress,
+        )  # fmt: skip
+    except RefusedToStart as e:
+        progress.end()
+        print(f"tui-bot: {e}", file=sys.stderr)
+        return 2
+    except (ExchangeError, KeyboardInterrupt) as e:
+        progress.end()
+        why = "interrupted" if isinstance(e, KeyboardInterrupt) else f"{exchange}: {e}"
+        print(
+            f"tui-bot: download-data: {why}; the files written are complete and the pair in "
+            "progress is unchanged: run the same command again to continue",
+            file=sys.stderr,
+        )
+        return 130 if isinstance(e, KeyboardInterrupt) else 1
+    progress.end()
+    for result in results:
+        if result.total == 0:
+            print(f"{result.symbol}: {exchange} has no candles in that time; nothing written")
+            continue
+        print(f"{result.symbol}: {result.added} new candles, {result.total} in {result.path}")
+        for problem in result.problems:
+            print(f"  {problem}")
+    return 0
 
 
 def _dashboard(args: argparse.Namespace) -> int:

@@ -43,6 +43,7 @@ _UNIT_WORDS = {
     "%": "percent",
     "x": "times real time",
     "/s": "requests per second",
+    "bps": "basis points",
 }
 _TYPE_WORDS = {int: "an integer", float: "a number", str: "a string", bool: "true or false"}
 SHOWN_CHARS = 40  # a longer string value is shown in messages as its start and its length
@@ -200,6 +201,16 @@ SCHEMA: tuple[KeySpec, ...] = (
          (1, 10000)),
     _key("monitor", "slow_operation_seconds", float, 5.0, "Log operations slower than this", "s",
          (0.001, 3600)),
+    _key("backtest", "starting_balance", float, 10000.0,
+         "Backtest starting balance (stake currency)", "", (1, 1e12)),
+    _key("backtest", "fee_pct", float, 0.1, "Backtest fee per side, of the order's cost", "%",
+         (0, 10)),
+    _key("backtest", "slippage_bps", float, 5.0,
+         "Backtest fills this much worse than the next candle's open (1 bp = 0.01 %)", "bps",
+         (0, 1000)),
+    _key("backtest", "warmup_candles", int, 1000,
+         "First candles of each pair used only as history (the model's bootstrap), not traded",
+         "", (100, 100000)),
     _key("storage", "dir", str, "data", "Data directory (relative to this file's directory)",
          max_length=4096),
     _key("ui", "theme", str, "tui-dark", "Dashboard theme"),
@@ -279,6 +290,14 @@ class MonitorSettings:
 
 
 @dataclass(frozen=True)
+class BacktestSettings:
+    starting_balance: float
+    fee_pct: float
+    slippage_bps: float
+    warmup_candles: int
+
+
+@dataclass(frozen=True)
 class StorageSettings:
     dir: str
 
@@ -297,6 +316,7 @@ _SECTION_CLASSES: Mapping[str, type] = MappingProxyType(
         "ml": MLSettings,
         "risk": RiskSettings,
         "monitor": MonitorSettings,
+        "backtest": BacktestSettings,
         "storage": StorageSettings,
         "ui": UISettings,
     }
@@ -312,6 +332,7 @@ class Settings:
     ml: MLSettings
     risk: RiskSettings
     monitor: MonitorSettings
+    backtest: BacktestSettings
     storage: StorageSettings
     ui: UISettings
     path: Path | None

@@ -125,12 +125,28 @@ class TradeRow:
     reason: str
 
 
+@dataclass(frozen=True)
+class ClosedTrade:
+    symbol: str
+    opened_at: float
+    closed_at: float
+    entry_price: float
+    exit_price: float
+    amount: float
+    pnl: float  # stake currency, after both fees
+    pnl_pct: float
+    fees: float  # both orders' fees, stake currency
+    reason: str
+    probability: float  # what the model gave the entry
+
+
 class Store:
     """The bot's database. Every fault is a tui_bot.errors.StorageError naming the file; a full
     disk is a StorageFull, and what was committed before it stays."""
 
-    def __init__(self, path: Path) -> None:
-        self.path = path
+    def __init__(self, path: Path | None) -> None:
+        """`path` None: in memory (a backtest's store: nothing on disk)."""
+        self.path = path if path is not None else Path(":memory:")
         self._db = Database(path, SCHEMA, MIGRATIONS, LOST)
 
     def close(self) -> None:
@@ -305,6 +321,21 @@ class Store:
             (limit,),
         ).fetchall()
         return [TradeRow(*r) for r in rows]
+
+    def last_trade_id(self) -> int | None:
+        """Changes whenever a trade is added: tells whether trades read before are current."""
+        return self._db.execute("SELECT MAX(id) FROM trades").fetchone()[0]
+
+    def closed_trades(self) -> list[ClosedTrade]:
+        """Every trade, oldest first, with both orders' fees and the entry's probability."""
+        rows = self._db.execute(
+            "SELECT t.symbol, t.opened_at, t.closed_at, t.entry_price, t.exit_price, t.amount, "
+            "t.pnl, t.pnl_pct, COALESCE(e.fee, 0) + COALESCE(x.fee, 0), t.reason, "
+            "COALESCE(json_extract(e.context, '$.probability'), 0) FROM trades t "
+            "LEFT JOIN orders e ON e.client_order_id = t.entry_order "
+            "LEFT JOIN orders x ON x.client_order_id = t.exit_order ORDER BY t.id"
+        ).fetchall()
+        return [ClosedTrade(*r) for r in rows]
 
     # equity --------------------------------------------------------------------------------
     def add_equity(self, time: float, cycle: int, equity: float, drawdown_pct: float) -> None:

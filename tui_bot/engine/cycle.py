@@ -78,6 +78,7 @@ class Engine:
         mode: str = "SIMULATED",
         on_snapshot: SnapshotFn | None = None,
         model_file: str = "model.joblib",  # in the storage dir; the runtime names it per mode
+        models: ModelManager | None = None,  # given: the backtest's, held in memory only
     ) -> None:
         self.settings = settings
         self.exchange = exchange
@@ -100,16 +101,18 @@ class Engine:
             self.indicator_cache, self.prediction_cache, self.monitor, ml.cache_key_precision
         )
         self.executor = Executor(exchange, store, clock, self.monitor, self.alert)
-        self.models = ModelManager(
-            store,
-            trainer,
-            settings.storage_dir / model_file,
-            clock,
-            self.alert,
-            ml.model,
-            ml.max_samples_in_memory,
-            ml.saved_samples,
-        )
+        if models is None:
+            models = ModelManager(
+                store,
+                trainer,
+                settings.storage_dir / model_file,
+                clock,
+                self.alert,
+                ml.model,
+                ml.max_samples_in_memory,
+                ml.saved_samples,
+            )
+        self.models = models
         recent = (Alert(*row) for row in store.recent_alerts(20))  # newest first
         self.alerts: deque[Alert] = deque(recent, maxlen=100)  # the pane survives a restart
         self.paused = False
@@ -138,6 +141,8 @@ class Engine:
         self._stop = False
         self._retrain = False
         self._close_requests: list[str] = []
+        self._checked_at: float | None = None  # the last update_positions that read prices
+        self._pnls: tuple[int | None, list[float]] = (None, [])  # (last trade id, pnl % of 200)
 
     # -- control, from any thread ----------------------------------------------------------
     def submit(self, command: cmd.Command) -> None:
@@ -258,6 +263,13 @@ class Engine:
 
     # -- the cycle ---------------------------------------------------------------------------
     async def run_cycle(self) -> Snapshot:
+        await self.step()
+        snapshot = self.snapshot()
+        self._emit(snapshot)
+        return snapshot
+
+    async def step(self) -> None:
+        """One cycle without a snapshot: the backtest's, where nobody looks at one."""
         state = self._state
         state.cycle = self._next_cycle()
         self._retry_storage()
@@ -274,9 +286,19 @@ class Engine:
         self._raise_slow_alerts()
         with contextlib.suppress(StorageError):  # said already; saved again next cycle
             self.store.set_state("clock_time", self.clock.now())
-        snapshot = self.snapshot()
-        self._emit(snapshot)
-        return snapshot
+
+    @property
+    def last_signals(self) -> Signals | None:
+        """What the signal phase of the last cycle produced (None if it failed or did not run)."""
+        return self._state.signals
+
+    async def close_all(self, reason: str) -> None:
+        """Close every open position now, as a cycle of its own (its own order ids), then mark
+        the equity: the backtest's end of data."""
+        self._state.cycle = self._next_cycle()
+        for position in self.store.positions():
+            await self._close(position, reason)
+        await self._mark_equity()
 
     def _phases(self, cycle: int) -> list[tuple[str, Callable[[], Awaitable[None]]]]:
         phases: list[tuple[str, Callable[[], Awaitable[None]]]] = [
@@ -405,6 +427,7 @@ class Engine:
         self.prices = {s: float(t["last"]) for s, t in tickers.items() if t.get("last")}
         self.prices_stale = False
         now = self.clock.now()
+        ranges = self._price_ranges([p.symbol for p in positions], now)
         max_hold = self.settings.risk.max_hold_minutes * 60
         for position in positions:
             last = self.prices.get(position.symbol)
@@ -412,11 +435,21 @@ class Engine:
             if reason is None and position.symbol in self.unconfirmed:
                 continue  # the exchange does not hold it: the user has to look first
             if reason is None and last is not None:
-                reason = exit_reason(position, last, now, max_hold)
+                low, high = ranges.get(position.symbol) or (None, None)
+                reason = exit_reason(position, last, now, max_hold, low, high)
             if reason is not None:
                 await self._close(position, reason)
         self._close_requests.clear()
         await self._mark_equity()
+
+    def _price_ranges(self, symbols: list[str], now: float) -> dict[str, tuple[float, float]]:
+        """(low, high) per symbol over the candles that closed since the last check, from a
+        venue that knows them (the backtest's); none from the others (their last price only)."""
+        since, self._checked_at = self._checked_at, now
+        price_ranges = getattr(self.exchange, "price_ranges", None)
+        if price_ranges is None or since is None or not symbols:
+            return {}
+        return price_ranges(symbols, round(since * 1000))
 
     async def _close(self, position: Any, reason: str) -> None:
         result = await self.executor.close_position(self._state.cycle, position, reason)
@@ -509,7 +542,7 @@ class Engine:
         ]
         risk = self.settings.risk
         default_ratio = risk.take_profit_pct / risk.stop_loss_pct
-        pnls = [t.pnl_pct for t in self.store.trades(200)]
+        pnls = self._recent_pnls()
         opportunities = evaluate(
             candidates,
             [p.symbol for p in self.store.positions()],
@@ -524,6 +557,13 @@ class Engine:
             or ("the database cannot be written" if self.storage_problem else None),
         )
         self._state.opportunities = tuple(opportunities)
+
+    def _recent_pnls(self) -> list[float]:
+        """The last 200 trades' pnl %, read again only when a trade has been added."""
+        last = self.store.last_trade_id()
+        if last is None or last != self._pnls[0]:
+            self._pnls = (last, [t.pnl_pct for t in self.store.trades(200)])
+        return self._pnls[1]
 
     async def execute_trades(self) -> None:
         signals = self._state.signals
@@ -564,6 +604,8 @@ class Engine:
             self.alert("info", "model", f"trained on {m.samples} samples: AUC {m.auc:.3f}")
 
     async def performance_monitoring(self) -> None:
+        if not log.isEnabledFor(logging.INFO):
+            return  # the report is costly to format, and nobody would read it
         samples = self.models.samples
         log.info(
             "performance report (cycle %d)\n%s\nsamples: %d held, %d bytes in memory, "

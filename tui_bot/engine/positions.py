@@ -7,11 +7,19 @@ from tui_bot.store import PositionRow
 
 
 def exit_reason(
-    position: PositionRow, last: float, now: float, max_hold_seconds: float
+    position: PositionRow,
+    last: float,
+    now: float,
+    max_hold_seconds: float,
+    low: float | None = None,
+    high: float | None = None,
 ) -> str | None:
-    if last <= position.stop_loss:
+    """`low`/`high`: the price range since the last check (the candles that closed since), when
+    the venue knows it. A range touching both exits counts as the stop-loss (the cautious
+    reading: which came first inside one candle is not known)."""
+    if min(last, low if low is not None else last) <= position.stop_loss:
         return "stop_loss"
-    if last >= position.take_profit:
+    if max(last, high if high is not None else last) >= position.take_profit:
         return "take_profit"
     if now - position.opened_at >= max_hold_seconds:
         return "max_hold"

@@ -35,7 +35,7 @@ class ModelManager:
         self,
         store: Store,
         trainer: Trainer,
-        model_path: Path,
+        model_path: Path | None,  # None: the model lives in memory only (a backtest)
         clock: Clock,
         alert: AlertFn,
         kind: str,
@@ -56,6 +56,8 @@ class ModelManager:
     def load(self) -> bool:
         """Load the saved model and samples. A bad file is an alert, never a crash; a directory
         where the model file goes is a StorageError (before any training is wasted on it)."""
+        if self.model_path is None:
+            return False
         check_model_file(self.model_path)
         self._load_samples()
         meta = self.store.latest_model()
@@ -131,6 +133,8 @@ class ModelManager:
         return model
 
     def _persist(self, model: TrainedModel) -> None:
+        if self.model_path is None:
+            return
         sha = save_model(model, self.model_path)
         metrics = vars(model.metrics)
         recorded = os.path.relpath(self.model_path.absolute(), self._folder().absolute())

@@ -7,7 +7,7 @@ import time
 from collections.abc import Callable, Iterable, Sequence
 from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from textual import events
 from textual.app import ComposeResult, SystemCommand
@@ -32,6 +32,9 @@ from tui_bot.tui.widgets.opportunities import OpportunitiesTable
 from tui_bot.tui.widgets.positions import PositionsTable
 from tui_bot.tui.widgets.status_bar import StatusBar
 from tui_bot.tui.widgets.timings import TimingsTable
+
+if TYPE_CHECKING:
+    from tui_bot.backtest.process import BacktestTarget
 
 log = logging.getLogger(__name__)
 # A start-up warning (a broken theme or config) stays on screen this long, in full.
@@ -59,6 +62,7 @@ HELP = (
     ("t", "retrain the model now (in a separate process)"),
     ("c", "close the selected position at market (asks first)"),
     ("s", "settings: edit, apply to the running bot, save"),
+    ("b", "backtest: replay recorded candles in its own process; the bot trades on"),
     ("ctrl+t", "next theme (saved in [ui] theme)"),
     ("?", "this help"),
     ("q", "quit: finish the phase, save state, restore the terminal"),
@@ -77,6 +81,7 @@ class TuiBotApp(EngineHostApp):
         Binding("ctrl+t", "next_theme", "Theme"),
         Binding("question_mark", "help", "Help", key_display="?"),
         Binding("q", "quit", "Quit"),
+        Binding("b", "backtest", "Backtest"),  # last: an 80-column footer cuts it, not q
         *(Binding(str(i), f"tab('{name}')", show=False) for i, name in enumerate(TABS, 1)),
     ]
     # only the dashboard's own keys; other screens answer theirs
@@ -91,6 +96,7 @@ class TuiBotApp(EngineHostApp):
         themes: Iterable[Path] | None = None,
         monotonic: Callable[[], float] = time.monotonic,
         backoff: float = 1.0,
+        backtest_target: BacktestTarget | None = None,
     ) -> None:
         super().__init__(
             settings,
@@ -100,6 +106,7 @@ class TuiBotApp(EngineHostApp):
             backoff=backoff,
         )
         self.config_path = settings.path or Path("config.toml")
+        self.backtest_target = backtest_target  # what the backtest process runs (None: the real)
         if settings.exchange.name == "sim":
             self.engine_speed = settings.sim.speed
         self._main_screen: Screen[Any] | None = None
@@ -275,6 +282,15 @@ class TuiBotApp(EngineHostApp):
                 markup=False,
             )
 
+    def action_backtest(self) -> None:
+        """One Backtest screen for the app's life: closing it leaves a run going."""
+        from tui_bot.tui.screens.backtest import BacktestScreen  # not on the start-up path
+
+        if not self.is_screen_installed("backtest"):
+            screen = BacktestScreen(self.settings, self.backtest_target)
+            self.install_screen(screen, "backtest")
+        self.push_screen("backtest")
+
     def action_help(self) -> None:
         self.push_screen(HelpScreen(HELP))
 
@@ -327,6 +343,9 @@ class TuiBotApp(EngineHostApp):
                 "Close position", "Close the selected position (c)", self.action_close_position
             )
             yield SystemCommand("Settings", "Edit and save the settings (s)", self.action_settings)
+            yield SystemCommand(
+                "Backtest", "Replay recorded candles through the engine (b)", self.action_backtest
+            )
             yield SystemCommand("Help", "Every key (?)", self.action_help)
             yield SystemCommand(
                 "Next theme", "Switch to the next theme (ctrl+t)", self.action_next_theme

@@ -1,0 +1,1 @@
+"""Backtests: the live engine replayed over recorded candles (run), and their report."""
