@@ -152,13 +152,7 @@ def run_backtest(
     step_ms = cycle_seconds(settings.bot.check_interval, timeframe) * 1000
     timeline = _timeline(files, warmup, step_ms)
     replay = _Replay(settings, files, timeline, progress)
-    # One OpenMP thread: on a few rows its threads cost ~40 ms a prediction on a busy machine
-    # instead of ~1.3 ms. The limit applies only to libraries loaded already: load sklearn's.
-    import sklearn.ensemble  # noqa: F401
-    from threadpoolctl import threadpool_limits
-
-    with threadpool_limits(limits=1):
-        asyncio.run(replay.run())
+    asyncio.run(replay.run())  # predictions and training use one OpenMP thread (model.py)
     try:
         trades = replay.trades()
     finally:
