@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from tui_bot.clock import Clock
-from tui_bot.exchange.base import Candle, Market, Order, Ticker
+from tui_bot.exchange.base import Candle, Market, Order, Ticker, spot_market
 from tui_bot.exchange.errors import ExchangeError, InvalidOrder, OrderNotFound
 from tui_bot.exchange.ledger import Ledger, check_order_args, iso8601
 from tui_bot.market.source import ROW_CLOSE, ROW_HIGH, ROW_LOW, ROW_OPEN, ROW_VOLUME, CandleSource
@@ -71,32 +71,7 @@ class BacktestExchange:
 
     def _market(self, symbol: str) -> Market:
         base, quote = symbol.split("/")
-        return {
-            "id": f"{base}{quote}",
-            "symbol": symbol,
-            "base": base,
-            "quote": quote,
-            "baseId": base,
-            "quoteId": quote,
-            "active": True,
-            "type": "spot",
-            "spot": True,
-            "margin": False,
-            "swap": False,
-            "future": False,
-            "contract": False,
-            "precision": {"amount": PRECISION, "price": PRECISION},
-            "limits": {
-                "amount": {"min": None, "max": None},
-                "price": {"min": None, "max": None},
-                "cost": {"min": 0.0, "max": None},
-            },
-            "taker": self.fee_rate,
-            "maker": self.fee_rate,
-            "percentage": True,
-            "tierBased": False,
-            "info": {},
-        }
+        return spot_market(base, quote, self.fee_rate, PRECISION, PRECISION, None, None, 0.0)
 
     def _known(self, symbol: str) -> Market:
         market = self._markets.get(symbol)

@@ -53,3 +53,43 @@ def timeframe_seconds(timeframe: str) -> int:
     except KeyError:
         allowed = ", ".join(TIMEFRAME_SECONDS)
         raise ValueError(f"unknown timeframe {timeframe!r}; use one of {allowed}") from None
+
+
+def spot_market(
+    base: str,
+    quote: str,
+    fee_rate: float,
+    amount_step: float,
+    price_tick: float,
+    min_amount: float | None,
+    min_price: float | None,
+    min_cost: float,
+    info: dict[str, Any] | None = None,
+) -> Market:
+    """A spot market in ccxt's unified shape (TICK_SIZE precision), for the embedded venues."""
+    return {
+        "id": f"{base}{quote}",
+        "symbol": f"{base}/{quote}",
+        "base": base,
+        "quote": quote,
+        "baseId": base,
+        "quoteId": quote,
+        "active": True,
+        "type": "spot",
+        "spot": True,
+        "margin": False,
+        "swap": False,
+        "future": False,
+        "contract": False,
+        "precision": {"amount": amount_step, "price": price_tick},
+        "limits": {
+            "amount": {"min": min_amount, "max": None},
+            "price": {"min": min_price, "max": None},
+            "cost": {"min": min_cost, "max": None},
+        },
+        "taker": fee_rate,
+        "maker": fee_rate,
+        "percentage": True,
+        "tierBased": False,
+        "info": info or {},
+    }

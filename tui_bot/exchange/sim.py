@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 
 from tui_bot.clock import Clock
-from tui_bot.exchange.base import Candle, Market, Order, Ticker, timeframe_seconds
+from tui_bot.exchange.base import Candle, Market, Order, Ticker, spot_market, timeframe_seconds
 from tui_bot.exchange.errors import (
     ExchangeError,
     InvalidOrder,
@@ -131,9 +131,7 @@ class SimExchange:
     def use_source(self, source: GeneratedSource) -> None:
         """Take prices and the listed markets from `source` (its quote: the stake currency)."""
         self._source = source
-        self._markets = {
-            s: self._market(s, source.assets[source.index(s)]) for s in source.symbols()
-        }
+        self._markets = {s: self._market(source.assets[source.index(s)]) for s in source.symbols()}
 
     # -- plain helpers (no latency, no faults) ----------------------------------------------
 
@@ -175,34 +173,12 @@ class SimExchange:
         half = self._source.assets[i].spread_bps / 20_000.0
         return mid * (1.0 - half), mid * (1.0 + half)
 
-    def _market(self, symbol: str, asset: Asset) -> Market:
+    def _market(self, asset: Asset) -> Market:
         step, tick = _amount_step(asset.price), _tick(asset.price)
-        return {
-            "id": f"{asset.base}{self.stake_currency}",
-            "symbol": symbol,
-            "base": asset.base,
-            "quote": self.stake_currency,
-            "baseId": asset.base,
-            "quoteId": self.stake_currency,
-            "active": True,
-            "type": "spot",
-            "spot": True,
-            "margin": False,
-            "swap": False,
-            "future": False,
-            "contract": False,
-            "precision": {"amount": step, "price": tick},
-            "limits": {
-                "amount": {"min": step, "max": None},
-                "price": {"min": tick, "max": None},
-                "cost": {"min": MIN_COST, "max": None},
-            },
-            "taker": self.fee_rate,
-            "maker": self.fee_rate,
-            "percentage": True,
-            "tierBased": False,
-            "info": {"group": asset.group},
-        }
+        return spot_market(
+            asset.base, self.stake_currency, self.fee_rate, step, tick, step, tick, MIN_COST,
+            {"group": asset.group},
+        )  # fmt: skip
 
     # -- the network, simulated ---------------------------------------------------------------
 
