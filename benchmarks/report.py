@@ -111,7 +111,8 @@ LIMITS: dict[str, str] = {
         "scikit-learn binning the samples, in both fits of a training: the validation one and "
         "the final one), predict_proba on the cycle's 5 rows 13 % (a Python call per tree), "
         "the store's queries 8 % (half of it reading the last 200 trades for the win/loss "
-        "ratio, every cycle) and the venue's tickers 2 %. The live loop's cycle adds its sleep "
+        "ratio every cycle, since cut to once a trade closes) and the venue's tickers 2 %. The "
+        "live loop's cycle adds its sleep "
         "(check_interval / 3600) and the file store's commits."
     ),
     "backtest_seconds_5x20d": (
