@@ -406,6 +406,18 @@ async def test_an_error_in_the_child_is_shown(settings: Settings) -> None:
         await wait_for(pilot, lambda: screen.job is None, STEPS)
 
 
+async def test_a_refused_run_leaves_no_progress_bar_that_looks_busy(settings: Settings) -> None:
+    app = make_app(settings, FakeFactory(), refusing_target)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await open_backtest(app, pilot)
+        await pilot.press("ctrl+r")
+        await wait_for(pilot, lambda: not screen.running, STEPS)
+        bar = screen.query_one("#bt-progress", ProgressBar)
+        assert bar.total is None  # it never got a progress report: an indeterminate bar
+        assert not bar.visible, "an animated bar after a refused run reads as a run going on"
+        await wait_for(pilot, lambda: screen.job is None, STEPS)
+
+
 async def test_a_child_that_dies_is_reported(settings: Settings) -> None:
     app = make_app(settings, FakeFactory(), crashing_target)
     async with app.run_test(size=SIZE) as pilot:

@@ -411,7 +411,7 @@ class BacktestScreen(Screen[None]):
         return sample_dir()
 
     def on_mount(self) -> None:
-        self.add_class("-never-run", "-no-results")
+        self.add_class("-no-progress", "-no-results")
         self.query_one("#bt-summary", SummaryTable).show_header = False
         self.query_one("#bt-progress", ProgressBar).update(total=None, progress=0)
         self.set_interval(POLL_SECONDS, self.tick)
@@ -482,7 +482,7 @@ class BacktestScreen(Screen[None]):
             self._message(f"✗ the backtest process could not start: {error}", "error")
             return
         self.job = job
-        self.remove_class("-never-run")
+        self.remove_class("-no-progress")
         self.query_one("#bt-progress", ProgressBar).update(total=None, progress=0)
         self._message(f"Loading the candles in the backtest's process (pid {job.pid})…", "")
         self._set_running(True)
@@ -524,7 +524,7 @@ class BacktestScreen(Screen[None]):
             self._failed(update)
 
     def _show_progress(self, progress: Progress) -> None:
-        self.remove_class("-never-run")
+        self.remove_class("-no-progress")
         self.query_one("#bt-progress", ProgressBar).update(
             total=max(progress.total, 1), progress=progress.done
         )
@@ -548,6 +548,7 @@ class BacktestScreen(Screen[None]):
 
     def _failed(self, failure: Failed) -> None:
         self._set_running(False)
+        self.add_class("-no-progress")  # an idle bar still animates, as if it were running
         self._message(f"✗ {failure.message}", "error")
         if failure.detail:
             log.error("backtest failed:\n%s", failure.detail)
