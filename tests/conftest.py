@@ -88,3 +88,13 @@ def trained_storage(tmp_path_factory: pytest.TempPathFactory) -> Callable[[Path]
             db.close()
 
     return copy_into
+
+
+def row_counts(path: Path) -> dict[str, int]:
+    """Rows per table of a SQLite file, read with a connection of its own."""
+    db = sqlite3.connect(path)
+    try:
+        tables = [r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type='table'")]
+        return {t: db.execute(f"SELECT count(*) FROM {t}").fetchone()[0] for t in tables}
+    finally:
+        db.close()

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import make_settings
+from conftest import make_settings, row_counts
 
 from tui_bot.clock import FakeClock
 from tui_bot.engine import commands as cmd
@@ -131,15 +131,6 @@ def assert_refused(result: subprocess.CompletedProcess[str], *words: str) -> str
     for word in words:
         assert word in line, (word, line)
     return line
-
-
-def store_counts(path: Path) -> dict[str, int]:
-    db = sqlite3.connect(path)
-    try:
-        tables = [r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type='table'")]
-        return {t: db.execute(f"SELECT count(*) FROM {t}").fetchone()[0] for t in tables}
-    finally:
-        db.close()
 
 
 # ------------------------------------------------------------------------------ the storage dir
@@ -362,7 +353,7 @@ async def test_a_full_disk_mid_run_stops_opening_and_resumes_when_space_returns(
         await engine.start()
         await engine.run(2)
         db_path = runtime.store.path
-        committed = store_counts(db_path)
+        committed = row_counts(db_path)
         limit_to_current_size(runtime.store._db)
         limit_to_current_size(engine.exchange._ledger._store._db)
         fill_equity_table(runtime.store._db)  # the next equity point cannot fit
@@ -377,7 +368,7 @@ async def test_a_full_disk_mid_run_stops_opening_and_resumes_when_space_returns(
             "positions are still being opened on a full disk"
         )
         assert all(o.action.startswith("blocked") for s in snaps for o in s.opportunities)
-        after = store_counts(db_path)
+        after = row_counts(db_path)
         assert after["positions"] <= committed["positions"]  # nothing opened, nothing lost
         assert after["trades"] >= committed["trades"]
         lift_limit(runtime.store._db)
@@ -385,7 +376,7 @@ async def test_a_full_disk_mid_run_stops_opening_and_resumes_when_space_returns(
         await engine.run(2)
         alerts = _storage_alerts(engine)
         assert len(alerts) == 2 and "written again" in alerts[0], alerts
-        assert store_counts(db_path)["equity"] > after["equity"]  # persisting again
+        assert row_counts(db_path)["equity"] > after["equity"]  # persisting again
         assert int(runtime.store.get_state("cycle") or 0) == engine._state.cycle
     finally:
         await runtime.close()
@@ -400,7 +391,7 @@ async def test_every_write_failing_mid_run_sends_no_order_and_never_crashes(
     try:
         await engine.start()
         await engine.run(2)
-        committed = store_counts(store.path)
+        committed = row_counts(store.path)
         sent: list[str] = []
         create_order = engine.exchange.create_order
 
@@ -435,7 +426,7 @@ async def test_every_write_failing_mid_run_sends_no_order_and_never_crashes(
         assert len(_storage_alerts(engine)) == 1
         assert engine._state.cycle == 5  # counted on in memory
         monkeypatch.undo()
-        assert store_counts(store.path) == committed
+        assert row_counts(store.path) == committed
         await engine.run(1)
         assert int(store.get_state("cycle") or 0) == 6  # never reuses a number it handed out
         assert "written again" in _storage_alerts(engine)[0]

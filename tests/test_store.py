@@ -3,6 +3,7 @@ import sqlite3
 from pathlib import Path
 
 import pytest
+from conftest import row_counts
 
 from tui_bot import store as store_module
 from tui_bot.errors import StorageError
@@ -84,15 +85,6 @@ def user_version(path: Path) -> int:
     db = sqlite3.connect(path)
     try:
         return int(db.execute("PRAGMA user_version").fetchone()[0])
-    finally:
-        db.close()
-
-
-def row_counts(path: Path) -> dict[str, int]:
-    db = sqlite3.connect(path)
-    try:
-        tables = [r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type='table'")]
-        return {t: db.execute(f"SELECT count(*) FROM {t}").fetchone()[0] for t in tables}
     finally:
         db.close()
 
