@@ -198,3 +198,22 @@ async def test_process_trainer_recovers_after_the_worker_dies() -> None:
         assert await trainer.worker_pid() != pid
     finally:
         trainer.close()
+
+
+def test_a_drifting_window_does_not_become_the_prior() -> None:
+    """80 % winners from drift, features that say nothing: the probabilities centre on 0.5
+    (the prior correction), not on 0.8."""
+    rng = np.random.default_rng(5)
+    X = rng.normal(size=(3000, len(FEATURE_NAMES))).astype(np.float32)
+    y = (rng.random(3000) < 0.8).astype(np.int8)
+    trained = train_model(X, y)
+    assert trained.logit_shift == pytest.approx(math.log(y.size / y.sum() - 1))
+    assert abs(float(np.median(trained.predict_proba(X))) - 0.5) < 0.1
+
+
+def test_training_without_validation_fits_the_same_model() -> None:
+    X, y = synthetic(600)
+    validated, unvalidated = train_model(X, y), train_model(X, y, validate=False)
+    assert math.isfinite(validated.metrics.auc)
+    assert math.isnan(unvalidated.metrics.auc) and math.isnan(unvalidated.metrics.log_loss)
+    np.testing.assert_array_equal(validated.predict_proba(X), unvalidated.predict_proba(X))

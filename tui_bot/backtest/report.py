@@ -455,7 +455,7 @@ def _model_block(run: BacktestRun, model: dict[str, Any]) -> list[str]:
     return [
         "Model",
         f"  {trained}",
-        f"  validation AUC (last training, on its own held-out part): {validation}",
+        f"  validation AUC (the bootstrap model, on the newest 20 % of the warm-up): {validation}",
         *textwrap.wrap(
             f"out-of-sample AUC over {rows:,} predictions scored on outcomes unknown when made: "
             f"{auc_meaning(auc, positives, rows - positives)}",

@@ -91,7 +91,7 @@ class BacktestRun:
     closes: dict[str, np.ndarray]  # pair -> candles (n, 6) of the whole loaded range
     model_kind: str | None
     retrains: int  # trainings after the bootstrap
-    validation_auc: float | None  # the last model's
+    validation_auc: float | None  # the bootstrap model's (retrains are scored by oos_auc)
     seconds: float
     skipped: tuple[str, ...]  # pairs not used, one line each
     problems: tuple[str, ...]  # what was wrong with the data or the run, one line each
@@ -158,7 +158,7 @@ def run_backtest(
     finally:
         replay.store.close()
     model = replay.engine.models.model
-    auc = model.metrics.auc if model is not None else None
+    auc = replay.first_auc
     return BacktestRun(
         start_ms=timeline.start_ms,
         end_ms=timeline.end_ms,
@@ -218,12 +218,14 @@ class _Replay:
             ml.model,
             ml.max_samples_in_memory,
             ml.saved_samples,
+            validate_retrains=False,
         )
         self.engine = Engine(
             settings, self.exchange, self.clock, self.store, trainer, MODE, models=models
         )
         self.cycles = 0
         self.trainings = 0
+        self.first_auc: float | None = None  # the bootstrap model's validation AUC
         self.equity: list[tuple[int, float]] = []
         self.predictions: list[Prediction] = []
         self.problems: list[str] = []
@@ -261,6 +263,8 @@ class _Replay:
         model = self.engine.models.model
         if model is not None and model is not last:
             self.trainings += 1
+            if self.first_auc is None:
+                self.first_auc = model.metrics.auc
         return model
 
     def _collect_predictions(self, t_ms: int) -> None:

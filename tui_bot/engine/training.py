@@ -41,6 +41,7 @@ class ModelManager:
         kind: str,
         capacity: int,
         saved_samples: int,
+        validate_retrains: bool = True,
     ) -> None:
         self.store = store
         self.trainer = trainer
@@ -49,6 +50,9 @@ class ModelManager:
         self.alert = alert
         self.kind = kind
         self.saved_samples = saved_samples
+        # False: only the first model is validated (a backtest, whose retrains are scored by
+        # their own out-of-sample predictions); the models fitted are the same either way.
+        self.validate_retrains = validate_retrains
         self.samples = SampleBuffer(len(FEATURE_NAMES), capacity)
         self.model: TrainedModel | None = None
         self.saved_bytes = 0  # size of the persisted samples, on disk
@@ -124,7 +128,10 @@ class ModelManager:
             self.alert("info", "model", f"not enough samples to train ({len(X)})")
             return None
         try:
-            model = await self.trainer.train(X.copy(), y, self.kind, self.clock.now())
+            validate = self.validate_retrains or self.model is None
+            model = await self.trainer.train(
+                X.copy(), y, self.kind, self.clock.now(), validate=validate
+            )
         except (ValueError, RuntimeError) as e:
             self.alert("error", "model", f"training failed: {e}")
             return None
