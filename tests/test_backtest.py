@@ -124,7 +124,7 @@ def test_cutting_the_data_off_changes_nothing_before_the_cut(runs: dict[str, Any
     assert len(before) >= 20  # enough trading for the comparison to mean something
     assert [t for t in cut.trades if t.exit_reason != END_OF_DATA] == before
     assert cut.equity[:-1] == tuple(p for p in full.equity if p[0] <= last_cycle)
-    assert cut.predictions == tuple(p for p in full.predictions if p.time_ms <= last_cycle)
+    assert list(cut.predictions) == [p for p in full.predictions if p.time_ms <= last_cycle]
     assert cut.retrains >= 1  # the model retrained on data time in the compared part
 
 

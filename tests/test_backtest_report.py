@@ -13,7 +13,8 @@ import numpy as np
 import pytest
 
 from tui_bot.backtest import report
-from tui_bot.backtest.run import BacktestRun, Prediction, TradeRecord
+from tui_bot.backtest.predictions import Prediction, PredictionLog
+from tui_bot.backtest.run import BacktestRun, TradeRecord
 from tui_bot.engine.training import HORIZON
 
 T0 = 1_704_067_200_000  # 2024-01-01 00:00 UTC, a day boundary
@@ -77,7 +78,7 @@ def make_run(**changes: Any) -> BacktestRun:
         starting_balance=1000.0,
         trades=TRADES,
         equity=tuple((T0 + k * STEP, float(v)) for k, v in enumerate(VALUES)),
-        predictions=(),
+        predictions=PredictionLog((), 0),
         closes=closes,
         model_kind="hist_gradient_boosting",
         retrains=3,
@@ -276,7 +277,7 @@ def auc_by_hand(scores: list[float], labels: list[int]) -> float:
 
 def predicting(scores_for: dict[str, list[float]], closes: dict[str, np.ndarray]) -> BacktestRun:
     """A run whose predictions score candle i of each pair at the time it closed."""
-    predictions = tuple(
+    predictions = PredictionLog.of(
         Prediction(int(closes[pair][i, 0]) + TF, pair, score)
         for pair, scores in scores_for.items()
         for i, score in enumerate(scores)
@@ -310,7 +311,7 @@ def test_oos_auc_uses_the_candle_closed_at_the_prediction_time() -> None:
     predictor perfect for the closed candle scores 1.0 only if the label is resolved there."""
     closes = {"A/BTC": price_path(4)}
     truth = labels_by_hand(closes["A/BTC"])
-    late = tuple(
+    late = PredictionLog.of(
         Prediction(T0 + i * TF + TF + 60_000, "A/BTC", 0.2 + 0.6 * y)  # a minute after the close
         for i, y in enumerate(truth)
     )
@@ -329,8 +330,9 @@ def test_oos_auc_drops_unknown_pairs_and_nan() -> None:
     closes = {"A/BTC": price_path(5)}
     truth = labels_by_hand(closes["A/BTC"])
     run = predicting({"A/BTC": [0.2 + 0.6 * y for y in truth]}, closes)
-    extra = (Prediction(T0 + 5 * TF, "ZZZ/BTC", 0.9), Prediction(T0 + 5 * TF, "A/BTC", math.nan))
-    run = replace(run, predictions=run.predictions + extra)
+    nan_at = T0 + 5 * TF + 30_000  # between two predictions: a time of its own
+    extra = (Prediction(T0 + 5 * TF, "ZZZ/BTC", 0.9), Prediction(nan_at, "A/BTC", math.nan))
+    run = replace(run, predictions=PredictionLog.of((*run.predictions, *extra)))
     assert report.oos_auc(run) == (1.0, len(truth))
 
 

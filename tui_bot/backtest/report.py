@@ -205,18 +205,13 @@ def oos_outcomes(run: BacktestRun) -> tuple[np.ndarray, np.ndarray]:
     ones about a pair without candles are dropped.
     """
     tf_ms = timeframe_seconds(run.timeframe) * 1000
-    by_pair: dict[str, list[tuple[int, float]]] = {}
-    for p in run.predictions:
-        by_pair.setdefault(p.symbol, []).append((p.time_ms, p.probability))
     probabilities, labels = [], []
-    for pair, rows in by_pair.items():
+    for pair, (times, probability) in run.predictions.by_pair().items():
         candles = run.closes.get(pair)
         if candles is None or len(candles) <= HORIZON:
             continue
-        times = np.asarray([t for t, _ in rows], dtype=np.float64)
-        probability = np.asarray([p for _, p in rows], dtype=np.float64)
         index = np.searchsorted(candles[:, 0], times - tf_ms, side="right") - 1
-        keep = (index >= 0) & (index + HORIZON < len(candles)) & np.isfinite(probability)
+        keep = (index >= 0) & (index + HORIZON < len(candles))
         index = index[keep]
         outcome = candles[index + HORIZON, 4] / candles[index, 4] - 1.0
         probabilities.append(probability[keep])

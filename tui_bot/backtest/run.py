@@ -22,6 +22,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from tui_bot.backtest.predictions import Prediction, PredictionLog
 from tui_bot.clock import JumpingClock
 from tui_bot.config import ConfigError, Settings, key_spec
 from tui_bot.engine.cycle import Engine
@@ -38,6 +39,7 @@ __all__ = [
     "END_OF_DATA",
     "BacktestRun",
     "Prediction",
+    "PredictionLog",
     "ProgressFn",
     "TradeRecord",
     "cycle_seconds",
@@ -49,13 +51,6 @@ END_OF_DATA = "end_of_data"
 MODE = "BACKTEST"
 INSTANCE = "backtest"  # the store's fixed order-id part: the same run gives the same order ids
 ProgressFn = Callable[[int, int, int], None]  # (cycles_done, cycles_total, data_time_ms)
-
-
-@dataclass(frozen=True, slots=True)
-class Prediction:
-    time_ms: int  # the cycle's data time: the prediction saw the candles closed by then
-    symbol: str
-    probability: float
 
 
 @dataclass(frozen=True)
@@ -87,7 +82,7 @@ class BacktestRun:
     starting_balance: float
     trades: tuple[TradeRecord, ...]  # in close order; the last ones "end_of_data"
     equity: tuple[tuple[int, float], ...]  # (time_ms, equity) once a cycle, and at the end
-    predictions: tuple[Prediction, ...]  # every probability the signal phase produced
+    predictions: PredictionLog  # every probability the signal phase produced
     closes: dict[str, np.ndarray]  # pair -> candles (n, 6) of the whole loaded range
     model_kind: str | None
     retrains: int  # trainings after the bootstrap
@@ -172,7 +167,7 @@ def run_backtest(
         starting_balance=settings.backtest.starting_balance,
         trades=tuple(trades),
         equity=tuple(replay.equity),
-        predictions=tuple(replay.predictions),
+        predictions=replay.predictions,
         closes={f.symbol: f.candles for f in files},
         model_kind=model.kind if model is not None else None,
         retrains=max(0, replay.trainings - 1),
@@ -227,7 +222,7 @@ class _Replay:
         self.trainings = 0
         self.first_auc: float | None = None  # the bootstrap model's validation AUC
         self.equity: list[tuple[int, float]] = []
-        self.predictions: list[Prediction] = []
+        self.predictions = PredictionLog([f.symbol for f in files], len(timeline.cycle_times()))
         self.problems: list[str] = []
 
     def _alert(self, level: str, source: str, message: str) -> None:
@@ -270,10 +265,9 @@ class _Replay:
     def _collect_predictions(self, t_ms: int) -> None:
         signals = self.engine.last_signals
         if signals is None:
-            return
-        for symbol, p in zip(signals.symbols, signals.probabilities.tolist(), strict=True):
-            if math.isfinite(p):
-                self.predictions.append(Prediction(t_ms, symbol, p))
+            self.predictions.add(t_ms, (), ())
+        else:
+            self.predictions.add(t_ms, signals.symbols, signals.probabilities.tolist())
 
     def _left_open(self) -> None:
         for position in self.store.positions():
