@@ -27,6 +27,7 @@ import joblib
 import numpy as np
 
 from tui_bot.engine.features import FEATURE_NAMES
+from tui_bot.engine.forest import CompiledForest, compile_forest
 from tui_bot.errors import StorageError
 from tui_bot.storage import os_error, prepare_dir
 
@@ -71,14 +72,38 @@ class TrainedModel:
         """Probability of the positive class for every row, shape (n,), in one batched call."""
         if len(X) == 0:
             return np.empty(0, dtype=np.float64)
+        forest = self._compiled_forest()
+        if forest is not None and forest.accepts(X):
+            return _shifted_expit(forest.decision_function(X), self.logit_shift)
         with _few_threads(len(X)):
             return _probability(self.estimator, X, self.logit_shift)
 
+    def _compiled_forest(self) -> CompiledForest | None:
+        """The estimator compiled for fast prediction (None: sklearn predicts), built on first
+        use and kept on the instance but not pickled (see __getstate__)."""
+        if _COMPILED_FOREST not in self.__dict__:
+            self.__dict__[_COMPILED_FOREST] = compile_forest(self.estimator)
+        return self.__dict__[_COMPILED_FOREST]
+
+    def __getstate__(self) -> dict[str, Any]:
+        """Pickled without the compiled forest, so a saved file holds what it always held."""
+        state = self.__dict__.copy()
+        state.pop(_COMPILED_FOREST, None)
+        return state
+
+
+# The instance attribute that caches TrainedModel._compiled_forest (not a dataclass field).
+_COMPILED_FOREST = "_compiled_forest_cache"
+
 
 def _probability(estimator: Any, X: np.ndarray, logit_shift: float) -> np.ndarray:
+    raw = np.asarray(estimator.decision_function(X), dtype=np.float64)
+    return _shifted_expit(raw, logit_shift)
+
+
+def _shifted_expit(raw: np.ndarray, logit_shift: float) -> np.ndarray:
     from scipy.special import expit
 
-    raw = np.asarray(estimator.decision_function(X), dtype=np.float64)
     return np.asarray(expit(raw + logit_shift), dtype=np.float64)
 
 
