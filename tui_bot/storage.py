@@ -5,9 +5,10 @@ what is wrong and what to do. A damaged database is never repaired or overwritte
 told how to move it aside.
 
 Schema versions: each database keeps its version in `PRAGMA user_version`. A database type gives
-its full current SCHEMA (for a new file) and MIGRATIONS, a list of (version, sql) steps. To change
-a schema, append a step `(N + 1, "ALTER TABLE ...")` and change SCHEMA to the new shape: an older
-file is then copied to `<name>.v<old>.bak` and migrated in one transaction at open.
+its full current SCHEMA and MIGRATIONS, a list of (version, sql) steps. To change a schema, append
+a step `(N + 1, "ALTER TABLE ...")` and change SCHEMA to the new shape: an older file is then
+copied to `<name>.v<old>.bak` and migrated in one transaction at open. SCHEMA is all IF NOT EXISTS
+and runs at every open, so what only adds to it (an index) needs no step: a current file gets it.
 """
 
 from __future__ import annotations
@@ -198,7 +199,8 @@ def schema_version(migrations: Migrations) -> int:
 def _migrate(db: sqlite3.Connection, path: Path, schema: str, migrations: Migrations) -> None:
     """Bring the database at `path` to the newest version: a new (empty) file gets `schema`; an
     older one is backed up next to itself and migrated in one transaction; a newer one is
-    refused. Also proves the file can be written (a read-only one fails here)."""
+    refused. `schema` then runs on every file (all IF NOT EXISTS: it adds only what is missing,
+    such as a new index). Also proves the file can be written (a read-only one fails here)."""
     latest = schema_version(migrations)
     found = db.execute("PRAGMA user_version").fetchone()[0]
     if found > latest:
@@ -207,13 +209,10 @@ def _migrate(db: sqlite3.Connection, path: Path, schema: str, migrations: Migrat
             "upgrade tui-bot or set [storage] dir to another folder"
         )
     empty = db.execute("SELECT count(*) FROM sqlite_master").fetchone()[0] == 0
-    if empty:
-        steps = [schema]
-    elif found < latest:
+    steps = [schema]
+    if not empty and found < latest:
         _backup(db, path, found)
-        steps = [sql for version, sql in sorted(migrations) if version > found] + [schema]
-    else:
-        steps = []  # current: only the write probe below
+        steps = [sql for version, sql in sorted(migrations) if version > found] + steps
     script = ";\n".join(["BEGIN IMMEDIATE", *steps, f"PRAGMA user_version = {latest}", "COMMIT"])
     try:
         db.executescript(script)

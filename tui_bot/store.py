@@ -7,7 +7,8 @@ nothing that was acknowledged. One connection, used from the engine's thread onl
 from __future__ import annotations
 
 import json
-from contextlib import AbstractContextManager
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -35,6 +36,8 @@ CREATE TABLE IF NOT EXISTS orders (
     created_at REAL NOT NULL,
     updated_at REAL NOT NULL
 );
+-- the engine asks for the pending orders twice a cycle: without this it reads every order
+CREATE INDEX IF NOT EXISTS orders_pending ON orders (created_at) WHERE status = 'pending';
 CREATE TABLE IF NOT EXISTS positions (
     symbol TEXT PRIMARY KEY,
     group_name TEXT NOT NULL,
@@ -142,19 +145,35 @@ class ClosedTrade:
 
 class Store:
     """The bot's database. Every fault is a tui_bot.errors.StorageError naming the file; a full
-    disk is a StorageFull, and what was committed before it stays."""
+    disk is a StorageFull, and what was committed before it stays.
+
+    The open positions and the state values, read every cycle, are kept in memory once read:
+    this store is the only writer of its file (one engine, one connection), so its own writes
+    keep them current, and a transaction that fails forgets them (it may have written them)."""
 
     def __init__(self, path: Path | None) -> None:
         """`path` None: in memory (a backtest's store: nothing on disk)."""
         self.path = path if path is not None else Path(":memory:")
         self._db = Database(path, SCHEMA, MIGRATIONS, LOST)
+        self._positions: list[PositionRow] | None = None  # None: read them again
+        self._state: dict[str, str | None] = {}  # key -> value (None: no such key)
 
     def close(self) -> None:
         self._db.close()
 
-    def transaction(self) -> AbstractContextManager[Database]:
+    @contextmanager
+    def transaction(self) -> Iterator[Database]:
         """BEGIN IMMEDIATE ... COMMIT: all of it or, on any error, nothing."""
-        return self._db.transaction()
+        try:
+            with self._db.transaction() as db:
+                yield db
+        except BaseException:
+            self._forget()  # what was read or written inside it may be rolled back
+            raise
+
+    def _forget(self) -> None:
+        self._positions = None
+        self._state.clear()
 
     def probe_space(self) -> None:
         """StorageFull unless the disk has room again (after a full disk)."""
@@ -162,15 +181,20 @@ class Store:
 
     # state ---------------------------------------------------------------------------------
     def get_state(self, key: str, default: str | None = None) -> str | None:
-        row = self._db.execute("SELECT value FROM state WHERE key = ?", (key,)).fetchone()
-        return row[0] if row else default
+        if key not in self._state:
+            row = self._db.execute("SELECT value FROM state WHERE key = ?", (key,)).fetchone()
+            self._state[key] = row[0] if row else None
+        value = self._state[key]
+        return default if value is None else value
 
     def set_state(self, key: str, value: object) -> None:
+        self._state.pop(key, None)  # should the write fail, read it again
         self._db.execute(
             "INSERT INTO state (key, value) VALUES (?, ?) "
             "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
             (key, str(value)),
         )
+        self._state[key] = str(value)
 
     def next_cycle(self, last: int = 0) -> int:
         """Increment and persist the cycle counter: a number is never reused after a restart.
@@ -255,14 +279,18 @@ class Store:
 
     # positions and trades ------------------------------------------------------------------
     def positions(self) -> list[PositionRow]:
-        rows = self._db.execute(
-            "SELECT symbol, group_name, side, amount, entry_price, entry_cost, stop_loss, "
-            "take_profit, opened_at, probability, features, entry_order FROM positions "
-            "ORDER BY opened_at"
-        ).fetchall()
-        return [PositionRow(*r[:10], tuple(json.loads(r[10])), r[11]) for r in rows]
+        """The open positions, oldest first."""
+        if self._positions is None:
+            rows = self._db.execute(
+                "SELECT symbol, group_name, side, amount, entry_price, entry_cost, stop_loss, "
+                "take_profit, opened_at, probability, features, entry_order FROM positions "
+                "ORDER BY opened_at"
+            ).fetchall()
+            self._positions = [PositionRow(*r[:10], tuple(json.loads(r[10])), r[11]) for r in rows]
+        return list(self._positions)
 
     def insert_position(self, db: Database, p: PositionRow) -> None:
+        self._positions = None
         db.execute(
             "INSERT INTO positions VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
@@ -293,6 +321,7 @@ class Store:
     ) -> TradeRow:
         pnl = proceeds - p.entry_cost
         pnl_pct = pnl / p.entry_cost * 100 if p.entry_cost else 0.0
+        self._positions = None
         db.execute("DELETE FROM positions WHERE symbol = ?", (p.symbol,))
         db.execute(
             "INSERT INTO trades (symbol, group_name, amount, entry_price, exit_price, opened_at, "
@@ -315,10 +344,13 @@ class Store:
         )
         return TradeRow(p.symbol, pnl, pnl_pct, closed_at, reason)
 
-    def trades(self, limit: int = 1000) -> list[TradeRow]:
+    def trades(self, limit: int = 1000, after_id: int | None = None) -> list[TradeRow]:
+        """The last `limit` trades, newest first; `after_id`: only those added after that trade
+        (a last_trade_id)."""
         rows = self._db.execute(
-            "SELECT symbol, pnl, pnl_pct, closed_at, reason FROM trades ORDER BY id DESC LIMIT ?",
-            (limit,),
+            "SELECT symbol, pnl, pnl_pct, closed_at, reason FROM trades WHERE id > ? "
+            "ORDER BY id DESC LIMIT ?",
+            (after_id or 0, limit),
         ).fetchall()
         return [TradeRow(*r) for r in rows]
 

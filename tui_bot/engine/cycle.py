@@ -52,6 +52,7 @@ SnapshotFn = Callable[[Snapshot], None]
 HISTORY_CANDLES = 1000
 BOOTSTRAP_SAMPLES = 1000
 EQUITY_HISTORY = 120  # points of the equity curve a snapshot carries
+PNL_TRADES = 200  # the closed trades whose average win and loss size the next ones
 
 
 @dataclass
@@ -142,7 +143,10 @@ class Engine:
         self._retrain = False
         self._close_requests: list[str] = []
         self._checked_at: float | None = None  # the last update_positions that read prices
-        self._pnls: tuple[int | None, list[float]] = (None, [])  # (last trade id, pnl % of 200)
+        self._pnls: deque[float] = deque(
+            maxlen=PNL_TRADES
+        )  # pnl % of the last trades, newest first
+        self._pnls_through: int | None = None  # the last trade id in _pnls
 
     # -- control, from any thread ----------------------------------------------------------
     def submit(self, command: cmd.Command) -> None:
@@ -558,12 +562,15 @@ class Engine:
         )
         self._state.opportunities = tuple(opportunities)
 
-    def _recent_pnls(self) -> list[float]:
-        """The last 200 trades' pnl %, read again only when a trade has been added."""
+    def _recent_pnls(self) -> deque[float]:
+        """The last PNL_TRADES trades' pnl %, newest first; only the trades added since the last
+        call are read."""
         last = self.store.last_trade_id()
-        if last is None or last != self._pnls[0]:
-            self._pnls = (last, [t.pnl_pct for t in self.store.trades(200)])
-        return self._pnls[1]
+        if last != self._pnls_through:
+            added = self.store.trades(PNL_TRADES, after_id=self._pnls_through)  # newest first
+            self._pnls.extendleft(t.pnl_pct for t in reversed(added))
+            self._pnls_through = last
+        return self._pnls
 
     async def execute_trades(self) -> None:
         signals = self._state.signals

@@ -82,7 +82,9 @@ class BacktestExchange:
     # -- market data ------------------------------------------------------------------------
 
     async def load_markets(self) -> dict[str, Market]:
-        return copy.deepcopy(self._markets)
+        """The venue's own markets, not a copy (as ccxt hands out its own): read them, never
+        change them. The executor asks for them on every order."""
+        return self._markets
 
     async def fetch_tickers(self, symbols: list[str] | None = None) -> dict[str, Ticker]:
         """Tickers from the last day of closed candles; a symbol with none yet has no ticker."""
