@@ -12,7 +12,7 @@ import asyncio
 import tempfile
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -68,7 +68,7 @@ def _continued(f: CandleFile, candles: int) -> CandleFile:
         nxt[:, 1:5] *= last[-1, 4] / last[0, 1]
         copies.append(nxt)
     joined = np.concatenate(copies)
-    return replace(f, candles=joined[joined[:, 0] < first + candles * tf])
+    return f.with_rows(joined[joined[:, 0] < first + candles * tf])
 
 
 def candle_files(candles: int) -> tuple[list[CandleFile], str]:
@@ -78,14 +78,14 @@ def candle_files(candles: int) -> tuple[list[CandleFile], str]:
     else:
         sample = load_candles()
         files = [_continued(f, candles) for f in sample]
-        longer = any(len(f.candles) > len(s.candles) for f, s in zip(files, sample, strict=True))
+        longer = any(len(f) > len(s) for f, s in zip(files, sample, strict=True))
         origin = "the bundled 10-day sample" + (
             ", continued by a rescaled copy of itself" if longer else ""
         )
     cut = []
     for f in files:
-        end = f.candles[0, 0] + candles * timeframe_ms(f.timeframe)
-        cut.append(replace(f, candles=f.candles[f.candles[:, 0] < end]))
+        end = f.times[0] + candles * timeframe_ms(f.timeframe)
+        cut.append(f.with_rows(f.candles[f.times < end]))
     return cut, origin
 
 
@@ -142,7 +142,7 @@ async def live_loop(settings: Settings, files: list[CandleFile], cycles: int) ->
     timeline = backtest._timeline(files, settings.backtest.warmup_candles, step_s * 1000)
     clock = LiveLoopClock(timeline.start_ms / 1000, LIVE_SPEED)
     bt = settings.backtest
-    source = RecordedSource({f.symbol: f.candles for f in files}, timeframe)
+    source = RecordedSource.from_files(files)
     ex = BacktestExchange(
         source, clock, settings.bot.stake_currency, bt.starting_balance, bt.fee_pct,
         bt.slippage_bps,

@@ -47,15 +47,17 @@ def _settings(tmp: Path, **overrides: str) -> Settings:
 
 def _files(length: int = CANDLES) -> list[CandleFile]:
     files = load_candles(pairs=list(PAIRS))
-    return [dataclasses.replace(f, candles=f.candles[:length].copy()) for f in files]
+    return [f.with_rows(f.candles[:length]) for f in files]
 
 
 def _changed_future(from_index: int) -> list[CandleFile]:
     """The files with every candle from `from_index` on made 50 % dearer (still valid)."""
-    files = _files()
-    for f in files:
-        f.candles[from_index:, 1:5] *= 1.5
-    return files
+    changed = []
+    for f in _files():
+        rows = f.candles
+        rows[from_index:, 1:5] *= 1.5
+        changed.append(f.with_rows(rows))
+    return changed
 
 
 class _ScanSpy:
@@ -98,7 +100,7 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
 def _index_while_held(run: BacktestRun) -> int:
     """A candle index from CUT on at whose open a position is held: the equity marked then
     depends on the price the engine sees."""
-    times = _files()[0].candles[:, 0]
+    times = _files()[0].times
     return next(
         i
         for i in range(CUT, CANDLES - 2)
@@ -107,7 +109,7 @@ def _index_while_held(run: BacktestRun) -> int:
 
 
 def _candle(run: BacktestRun, pair: str, open_ms: int) -> np.ndarray:
-    candles = run.closes[pair]
+    candles = run.closes[pair].candles
     row = candles[candles[:, 0] == open_ms]
     assert len(row) == 1, f"no {pair} candle opens at {open_ms}"
     return row[0]

@@ -7,6 +7,7 @@ import json
 import math
 import statistics
 from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -16,6 +17,7 @@ from tui_bot.backtest import report
 from tui_bot.backtest.predictions import Prediction, PredictionLog
 from tui_bot.backtest.run import BacktestRun, TradeRecord
 from tui_bot.engine.training import HORIZON
+from tui_bot.market.files import CandleFile
 
 T0 = 1_704_067_200_000  # 2024-01-01 00:00 UTC, a day boundary
 HOUR = 3_600_000
@@ -55,7 +57,13 @@ TRADES = (
 )
 
 
+def as_files(closes: dict[str, np.ndarray]) -> dict[str, CandleFile]:
+    return {p: CandleFile.from_rows(Path(p), p, "5m", rows, ()) for p, rows in closes.items()}
+
+
 def make_run(**changes: Any) -> BacktestRun:
+    if "closes" in changes:
+        changes["closes"] = as_files(changes["closes"])
     closes = {
         # one candle before the start (warm-up) and one at the end: outside the traded range
         "A/BTC": candles(
@@ -79,7 +87,7 @@ def make_run(**changes: Any) -> BacktestRun:
         trades=TRADES,
         equity=tuple((T0 + k * STEP, float(v)) for k, v in enumerate(VALUES)),
         predictions=PredictionLog((), 0),
-        closes=closes,
+        closes=as_files(closes),
         model_kind="hist_gradient_boosting",
         retrains=3,
         validation_auc=0.56,

@@ -30,6 +30,13 @@ SAMPLE_PAIRS = ["ADA/BTC", "ETC/BTC", "ETH/BTC", "LTC/BTC", "XLM/BTC"]
 PROJECT = Path(__file__).resolve().parents[1]
 
 
+def held(rows: np.ndarray) -> np.ndarray:
+    """`rows` as a CandleFile holds them: the prices rounded to float32."""
+    rounded = np.array(rows, dtype=np.float64)
+    rounded[:, 1:] = rounded[:, 1:].astype(np.float32)
+    return rounded
+
+
 def candles(n: int, start: int = T0, seed: int = 1) -> np.ndarray:
     """n valid 5m candles: a random walk with high/low around open/close."""
     rng = np.random.default_rng(seed)
@@ -68,6 +75,7 @@ def test_the_sample_loads_five_pairs_with_only_adas_known_missing_candles() -> N
     assert [f.symbol for f in files] == SAMPLE_PAIRS
     for f in files:
         assert f.path.parent == sample_dir() and f.timeframe == "5m"
+        assert f.times.dtype == np.int64 and f.prices.dtype == np.float32
         assert f.candles.dtype == np.float64 and f.candles.shape[1] == 6
         times = f.candles[:, 0]
         assert np.all(np.diff(times) > 0) and np.all(times % TF == 0)
@@ -157,8 +165,8 @@ def test_duplicates_keep_the_first_and_unsorted_rows_are_sorted(tmp_path: Path) 
     messy = np.vstack([rows[shuffled], other, rows[12]])
     write_csv_gz(tmp_path / "LTC_BTC-5m.csv.gz", messy)
     loaded = only(tmp_path)
-    np.testing.assert_array_equal(loaded.candles, rows)
-    assert loaded.candles[7].tolist() == first_copy.tolist()
+    np.testing.assert_array_equal(loaded.candles, held(rows))
+    assert loaded.candles[7].tolist() == held(first_copy[None])[0].tolist()
     assert loaded.problems == (
         "LTC_BTC-5m.csv.gz: rows not in time order: sorted",
         "LTC_BTC-5m.csv.gz: 2 rows repeating an open time: kept the first of each",
@@ -245,7 +253,7 @@ def test_a_freqtrade_json_file_loads_like_its_csv(tmp_path: Path) -> None:
     (tmp_path / "ADA_BTC-5m.json").write_text(json.dumps(data))
     loaded = only(tmp_path)
     assert loaded.symbol == "ADA/BTC" and loaded.timeframe == "5m" and loaded.problems == ()
-    np.testing.assert_array_equal(loaded.candles, rows)
+    np.testing.assert_array_equal(loaded.candles, held(rows))
     data[3] = [int(rows[3, 0]), None, 1, 1, 1, 1]  # a null price
     data[4] = [int(rows[4, 0]), 1.0]  # too short
     (tmp_path / "ADA_BTC-5m.json").write_text(json.dumps(data))
@@ -263,7 +271,7 @@ def test_one_pair_in_two_formats_is_read_once_and_the_other_named(tmp_path: Path
     (tmp_path / "ADA_BTC-5m.json").write_text(json.dumps((rows * 2).tolist()))
     loaded = only(tmp_path)
     assert loaded.path.name == "ADA_BTC-5m.csv.gz"
-    np.testing.assert_array_equal(loaded.candles, rows)
+    np.testing.assert_array_equal(loaded.candles, held(rows))
     assert loaded.problems == ("ADA_BTC-5m.json: not read (ADA_BTC-5m.csv.gz holds the same pair)",)
 
 
@@ -357,4 +365,4 @@ def test_a_byte_order_mark_and_windows_line_ends_are_read_as_usual(tmp_path: Pat
     (tmp_path / "ETH_BTC-5m.csv").write_bytes(text.encode("utf-8"))
     loaded = only(tmp_path)
     assert loaded.problems == ()
-    np.testing.assert_array_equal(loaded.candles, rows)
+    np.testing.assert_array_equal(loaded.candles, held(rows))

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
 from tui_bot.exchange.sim_prices import SIM_EPOCH
+from tui_bot.market.files import CandleFile
 from tui_bot.market.source import CandleSource, GeneratedSource, RecordedSource
 
 TF_MS = 300_000
@@ -99,13 +102,23 @@ def test_a_gap_has_no_candles_and_the_last_close_stays(recorded: RecordedSource)
     assert len(recorded.closed("ADA/BTC", T0)) == 0
 
 
-def test_recorded_closed_returns_read_only_views_not_copies(recorded: RecordedSource) -> None:
+def test_recorded_source_holds_float32_prices_and_hands_out_copies() -> None:
     data = candles(30)
+    data[:, 1:5] += 0.1  # not exact in float32
     source = RecordedSource({"X/Y": data}, "5m")
     rows = source.closed("X/Y", T0 + 20 * TF_MS, limit=4)
-    assert np.shares_memory(rows, data)
-    with pytest.raises(ValueError):
-        rows[0, 1] = 0.0
+    np.testing.assert_array_equal(rows[:, 0], data[16:20, 0])
+    np.testing.assert_array_equal(rows[:, 1:], data[16:20, 1:].astype(np.float32))
+    rows[0, 1] = 0.0  # the caller's own array: the source is not changed
+    assert source.closed("X/Y", T0 + 20 * TF_MS, limit=4)[0, 1] == np.float32(data[16, 1])
+
+
+def test_a_source_from_files_shares_their_arrays() -> None:
+    f = CandleFile.from_rows(Path("X_Y-5m.csv"), "X/Y", "5m", candles(30), ())
+    source = RecordedSource.from_files([f])
+    assert source.timeframe == "5m" and source.symbols() == ["X/Y"]
+    assert np.shares_memory(source._data["X/Y"][1], f.prices)
+    np.testing.assert_array_equal(source.closed("X/Y", T0 + 30 * TF_MS), f.candles)
 
 
 def test_recorded_source_refuses_unsorted_or_misshaped_arrays() -> None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 import textwrap
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -20,7 +20,9 @@ from tui_bot.exchange.base import timeframe_seconds
 
 if TYPE_CHECKING:
     from tui_bot.backtest.run import BacktestRun, TradeRecord
+    from tui_bot.market.files import CandleFile
 
+OPEN, CLOSE = 0, 3  # columns of CandleFile.prices
 DAY_MS = 86_400_000
 DAYS_PER_YEAR = 365  # crypto trades every day: daily returns are annualised with sqrt(365)
 MIN_DAYS = 5  # fewer daily returns say nothing: two near-equal days give a Sharpe of thousands
@@ -117,7 +119,7 @@ def exposure_pct(
 
 
 def market_change_pct(
-    closes: dict[str, np.ndarray], pairs: Iterable[str], start_ms: int, end_ms: int
+    closes: Mapping[str, CandleFile], pairs: Iterable[str], start_ms: int, end_ms: int
 ) -> float | None:
     """Buy and hold of the pairs, equally weighted, over the traded range: per pair the close
     of the last candle opened in [start_ms, end_ms) / the open of the first one - 1, then the
@@ -125,11 +127,11 @@ def market_change_pct(
     changes = []
     for pair in pairs:
         candles = closes.get(pair)
-        if candles is None or len(candles) == 0:
+        if candles is None:
             continue
-        inside = candles[(candles[:, 0] >= start_ms) & (candles[:, 0] < end_ms)]
-        if len(inside) and inside[0, 1] > 0:
-            changes.append(inside[-1, 4] / inside[0, 1] - 1.0)
+        inside = candles.prices[(candles.times >= start_ms) & (candles.times < end_ms)]
+        if len(inside) and inside[0, OPEN] > 0:
+            changes.append(float(inside[-1, CLOSE]) / float(inside[0, OPEN]) - 1.0)
     return None if not changes else _finite(float(np.mean(changes)) * 100.0)
 
 
@@ -210,10 +212,11 @@ def oos_outcomes(run: BacktestRun) -> tuple[np.ndarray, np.ndarray]:
         candles = run.closes.get(pair)
         if candles is None or len(candles) <= HORIZON:
             continue
-        index = np.searchsorted(candles[:, 0], times - tf_ms, side="right") - 1
+        index = np.searchsorted(candles.times, times - tf_ms, side="right") - 1
         keep = (index >= 0) & (index + HORIZON < len(candles))
         index = index[keep]
-        outcome = candles[index + HORIZON, 4] / candles[index, 4] - 1.0
+        close = candles.prices[:, CLOSE].astype(np.float64)
+        outcome = close[index + HORIZON] / close[index] - 1.0
         probabilities.append(probability[keep])
         labels.append((outcome > MIN_RETURN).astype(np.int8))
     if not probabilities:

@@ -83,7 +83,7 @@ class BacktestRun:
     trades: tuple[TradeRecord, ...]  # in close order; the last ones "end_of_data"
     equity: tuple[tuple[int, float], ...]  # (time_ms, equity) once a cycle, and at the end
     predictions: PredictionLog  # every probability the signal phase produced
-    closes: dict[str, np.ndarray]  # pair -> candles (n, 6) of the whole loaded range
+    closes: dict[str, CandleFile]  # pair -> its candles, the whole loaded range
     model_kind: str | None
     retrains: int  # trainings after the bootstrap
     validation_auc: float | None  # the bootstrap model's (retrains are scored by oos_auc)
@@ -168,7 +168,7 @@ def run_backtest(
         trades=tuple(trades),
         equity=tuple(replay.equity),
         predictions=replay.predictions,
-        closes={f.symbol: f.candles for f in files},
+        closes={f.symbol: f for f in files},
         model_kind=model.kind if model is not None else None,
         retrains=max(0, replay.trainings - 1),
         validation_auc=auc if auc is not None and math.isfinite(auc) else None,
@@ -192,7 +192,7 @@ class _Replay:
         self.progress = progress
         bt, ml = settings.backtest, settings.ml
         self.clock = JumpingClock(timeline.start_ms / 1000)
-        source = RecordedSource({f.symbol: f.candles for f in files}, _timeframe(files))
+        source = RecordedSource.from_files(files)
         self.exchange = BacktestExchange(
             source,
             self.clock,
@@ -302,15 +302,15 @@ def _quote(symbol: str) -> str:
 def _long_enough(files: Sequence[CandleFile], warmup: int) -> tuple[list[CandleFile], list[str]]:
     """Pairs with more candles than the warm-up (two more: one cycle and the end); none left is a
     ConfigError naming backtest.warmup_candles."""
-    kept = [f for f in files if len(f.candles) >= warmup + 2]
+    kept = [f for f in files if len(f) >= warmup + 2]
     short = [
-        f"{f.symbol}: skipped: {len(f.candles)} candles, not more than backtest.warmup_candles "
+        f"{f.symbol}: skipped: {len(f)} candles, not more than backtest.warmup_candles "
         f"= {warmup} (the history before trading starts)"
         for f in files
-        if len(f.candles) < warmup + 2
+        if len(f) < warmup + 2
     ]
     if not kept:
-        most = max(len(f.candles) for f in files)
+        most = max(len(f) for f in files)
         raise ConfigError(
             f"backtest.warmup_candles = {warmup}: no pair has more candles than that (the most: "
             f"{most}); give more data or --set backtest.warmup_candles={max(100, most // 4)}"
@@ -344,18 +344,18 @@ def _for_timeframe(settings: Settings, timeframe: str) -> Settings:
 def _timeline(files: Sequence[CandleFile], warmup: int, step_ms: int) -> _Timeline:
     """Every pair has `warmup` candles of history at the start; every pair has a candle to sell
     at by the end (the earliest last candle)."""
-    start = max(int(f.candles[warmup, 0]) for f in files)
-    end = min(int(f.candles[-1, 0]) for f in files)
+    start = max(int(f.times[warmup]) for f in files)
+    end = min(int(f.times[-1]) for f in files)
     if end <= start:
         raise CandleDataError(
             "the pairs' candles do not overlap after the warm-up (backtest.warmup_candles = "
             f"{warmup}): give pairs covering the same time, or fewer pairs"
         )
-    return _Timeline(int(min(f.candles[0, 0] for f in files)), start, end, step_ms)
+    return _Timeline(int(min(f.times[0] for f in files)), start, end, step_ms)
 
 
 def _traded_candles(f: CandleFile, timeline: _Timeline) -> int:
-    times = f.candles[:, 0]
+    times = f.times
     return int(np.count_nonzero((times >= timeline.start_ms) & (times <= timeline.end_ms)))
 
 

@@ -33,6 +33,7 @@ from tui_bot.market.files import (
     clean_candles,
     pair_symbol,
     read_candle_file,
+    read_candle_rows,
     timeframe_ms,
 )
 
@@ -122,7 +123,7 @@ async def download_pair(
         merged, _ = clean_candles(np.concatenate([held, fetched]), tf_ms, path)  # held first: kept
         write_candles(path, merged)
     written = read_candle_file(path) if path.exists() else None
-    total = len(written.candles) if written else 0
+    total = len(written) if written else 0
     problems = written.problems if written else ()
     return Downloaded(symbol, path, total - len(held), total, problems)
 
@@ -186,7 +187,7 @@ def _existing(path: Path) -> np.ndarray:
     if not path.exists():
         return np.empty((0, 6))
     try:
-        return read_candle_file(path).candles
+        return read_candle_rows(path)[2]
     except CandleDataError as e:
         raise CandleDataError(f"{e}; download-data does not overwrite it") from None
 

@@ -56,11 +56,43 @@ class CandleDataError(RefusedToStart):
 
 @dataclass(frozen=True)
 class CandleFile:
+    """A pair's candles as held in memory: 28 bytes a candle (int64 time, five float32s), so a
+    backtest's memory is pairs x candles x 28 bytes (100 pairs x 90 days of 5m: 73 MB)."""
+
     path: Path
     symbol: str  # "ADA/BTC"
     timeframe: str  # "5m"
-    candles: np.ndarray  # (n, 6) float64: open time ms, o, h, l, c, v; sorted, unique, cleaned
+    times: np.ndarray  # (n,) int64 open times in ms; sorted, unique
+    prices: np.ndarray  # (n, 5) float32: open, high, low, close, volume; cleaned
     problems: tuple[str, ...]  # one line each: what was wrong and what was done
+
+    @classmethod
+    def from_rows(
+        cls, path: Path, symbol: str, timeframe: str, rows: np.ndarray, problems: tuple[str, ...]
+    ) -> CandleFile:
+        """From (n, 6) rows `[open_time_ms, o, h, l, c, v]` (the prices rounded to float32)."""
+        rows = np.asarray(rows, dtype=np.float64).reshape(-1, 6)
+        times = rows[:, 0].astype(np.int64)
+        return cls(path, symbol, timeframe, times, rows[:, 1:].astype(np.float32), problems)
+
+    def with_rows(self, rows: np.ndarray) -> CandleFile:
+        """The same file holding other candles (a cut, a changed future)."""
+        return CandleFile.from_rows(self.path, self.symbol, self.timeframe, rows, self.problems)
+
+    @property
+    def candles(self) -> np.ndarray:
+        """A new (n, 6) float64 array `[open_time_ms, o, h, l, c, v]`, for reading."""
+        rows = np.empty((len(self.times), 6), dtype=np.float64)
+        rows[:, 0] = self.times
+        rows[:, 1:] = self.prices
+        return rows
+
+    def __len__(self) -> int:
+        return len(self.times)
+
+    @property
+    def nbytes(self) -> int:
+        return self.times.nbytes + self.prices.nbytes
 
 
 @dataclass(frozen=True)
@@ -234,6 +266,15 @@ def _pick_symbols(
 
 def read_candle_file(path: Path, timerange: tuple[int, int] | None = None) -> CandleFile:
     """One candle file, cleaned, with its problems; CandleDataError if it cannot be used."""
+    symbol, timeframe, candles, problems = read_candle_rows(path, timerange)
+    return CandleFile.from_rows(path, symbol, timeframe, candles, problems)
+
+
+def read_candle_rows(
+    path: Path, timerange: tuple[int, int] | None = None
+) -> tuple[str, str, np.ndarray, tuple[str, ...]]:
+    """(symbol, timeframe, (n, 6) float64 rows, problems) of one candle file: its prices as
+    written (download-data appends to them), not rounded to float32."""
     match = FILE_NAME.match(path.name)
     if match is None:
         raise CandleDataError(f"{path}: skipped: not a candle file name; expected {EXPECTED_NAMES}")
@@ -249,7 +290,7 @@ def read_candle_file(path: Path, timerange: tuple[int, int] | None = None) -> Ca
         candles = _in_range(path, candles, timerange)
     problems += _gaps(candles, timeframe_ms(timeframe), symbol)
     named = tuple(f"{path.name}: {p}" for p in problems)
-    return CandleFile(path, symbol, timeframe, candles, named)
+    return symbol, timeframe, candles, named
 
 
 def _read_text(path: Path) -> str:

@@ -16,6 +16,7 @@ import numpy as np
 
 from tui_bot.exchange.base import timeframe_seconds
 from tui_bot.exchange.sim_prices import ASSETS, CLOSE, OPEN, SIM_EPOCH, Asset, PricePaths
+from tui_bot.market.files import CandleFile
 
 __all__ = ["CandleSource", "GeneratedSource", "RecordedSource"]
 
@@ -61,25 +62,36 @@ def _window(start: int, end: int, limit: int | None, from_start: bool) -> tuple[
 class RecordedSource:
     """Candles from recorded arrays: RecordedSource({"ADA/BTC": candles, ...}, "5m").
 
-    Each array is (n, 6) float64, sorted by open time, times unique (as the loader delivers
-    them). Lookups are binary searches on a contiguous copy of the open-time column made once;
-    `closed` returns read-only views, never copies.
+    Each array is (n, 6), sorted by open time, times unique (as the loader delivers them);
+    `from_files` takes the loader's CandleFiles as they are. Held as int64 open times and float32
+    prices (28 bytes a candle); `closed` returns a new float64 (n, 6) array of the rows asked for.
     """
 
     def __init__(self, candles: Mapping[str, np.ndarray], timeframe: str) -> None:
-        self.timeframe = timeframe
-        self.tf_ms = timeframe_seconds(timeframe) * 1000
-        self._data: dict[str, tuple[np.ndarray, np.ndarray]] = {}  # symbol -> (times, rows)
+        held = {}
         for symbol, array in candles.items():
             rows = np.asarray(array, dtype=np.float64)
             if rows.ndim != 2 or rows.shape[1] != 6:
                 raise ValueError(f"candles of {symbol}: shape {rows.shape}, expected (n, 6)")
-            times = np.ascontiguousarray(rows[:, ROW_TS], dtype=np.int64)
+            held[symbol] = (rows[:, ROW_TS].astype(np.int64), rows[:, 1:].astype(np.float32))
+        self._hold(held, timeframe)
+
+    @classmethod
+    def from_files(cls, files: Sequence[CandleFile]) -> RecordedSource:
+        """The files' candles, shared (not copied); one timeframe, that of the first file."""
+        source = cls.__new__(cls)
+        source._hold({f.symbol: (f.times, f.prices) for f in files}, files[0].timeframe)
+        return source
+
+    def _hold(self, held: Mapping[str, tuple[np.ndarray, np.ndarray]], timeframe: str) -> None:
+        self.timeframe = timeframe
+        self.tf_ms = timeframe_seconds(timeframe) * 1000
+        self._data: dict[str, tuple[np.ndarray, np.ndarray]] = {}  # symbol -> (times, prices)
+        for symbol, (times, prices) in held.items():
+            times = np.ascontiguousarray(times, dtype=np.int64)
             if times.size > 1 and not bool(np.all(np.diff(times) > 0)):
                 raise ValueError(f"candles of {symbol}: open times must be sorted and unique")
-            view = rows.view()
-            view.flags.writeable = False
-            self._data[symbol] = (times, view)
+            self._data[symbol] = (times, np.asarray(prices, dtype=np.float32))
 
     def symbols(self) -> list[str]:
         return list(self._data)
@@ -88,25 +100,30 @@ class RecordedSource:
     def closed(
         self, symbol: str, now_ms: int, limit: int | None = None, since_ms: int | None = None
     ) -> np.ndarray:
-        times, rows = self._data[symbol]
+        times, prices = self._data[symbol]
         end = int(times.searchsorted(now_ms - self.tf_ms, "right"))
         if since_ms is None:
-            return rows[:end] if limit is None else rows[max(end - max(limit, 0), 0) : end]
-        start = int(times.searchsorted(since_ms))
-        stop = end if limit is None else min(end, start + max(limit, 0))
-        return rows[start : max(start, stop)]
+            start = 0 if limit is None else max(end - max(limit, 0), 0)
+        else:
+            start = int(times.searchsorted(since_ms))
+            end = end if limit is None else min(end, start + max(limit, 0))
+        end = max(start, end)
+        rows = np.empty((end - start, 6), dtype=np.float64)
+        rows[:, ROW_TS] = times[start:end]
+        rows[:, 1:] = prices[start:end]
+        return rows
 
     def trade_price(self, symbol: str, now_ms: int) -> float | None:
-        times, rows = self._data[symbol]
+        times, prices = self._data[symbol]
         i = int(times.searchsorted(now_ms))
         if i < times.size and times[i] < now_ms + self.tf_ms:
-            return float(rows[i, ROW_OPEN])
+            return float(prices[i, ROW_OPEN - 1])
         return None
 
     def last_close(self, symbol: str, now_ms: int) -> float | None:
-        times, rows = self._data[symbol]
+        times, prices = self._data[symbol]
         end = int(times.searchsorted(now_ms - self.tf_ms, "right"))
-        return float(rows[end - 1, ROW_CLOSE]) if end > 0 else None
+        return float(prices[end - 1, ROW_CLOSE - 1]) if end > 0 else None
 
 
 class GeneratedSource:
