@@ -139,9 +139,13 @@ def feature_rows(ind: Indicators, close: np.ndarray, precision: int) -> np.ndarr
 
 
 def predict_one_by_one(model: TrainedModel, rows: np.ndarray) -> np.ndarray:
-    """scikit-learn's predict_proba called once per row, the way a per-symbol loop does it."""
+    """scikit-learn called once per row, the way a per-symbol loop does it (its log-odds with the
+    model's prior correction, as TrainedModel.predict_proba)."""
+    from scipy.special import expit
+
     estimator = model.estimator
-    return np.array([float(estimator.predict_proba(row[np.newaxis])[0, 1]) for row in rows])
+    raw = [float(estimator.decision_function(row[np.newaxis])[0]) for row in rows]
+    return np.asarray(expit(np.asarray(raw) + model.logit_shift), dtype=np.float64)
 
 
 # -- symbol -> group: no cache, a scan through the rule table ------------------------------------
@@ -214,7 +218,7 @@ class LoopSignals(SignalGenerator):
                 probabilities.append(NAN)
             else:
                 x = np.array([row])
-                probabilities.append(float(model.estimator.predict_proba(x)[0, 1]))
+                probabilities.append(float(predict_one_by_one(model, x)[0]))
             prices.append(close[-1])
         features = np.array(rows, dtype=np.float64).reshape(-1, len(FEATURE_NAMES))
         return Signals(symbols, features, np.array(probabilities), np.array(prices))
