@@ -17,12 +17,10 @@ import numpy as np
 
 from tui_bot.engine.training import HORIZON, MIN_RETURN
 from tui_bot.exchange.base import timeframe_seconds
+from tui_bot.market.files import PRICE_CLOSE, PRICE_OPEN, CandleFile
 
 if TYPE_CHECKING:
     from tui_bot.backtest.run import BacktestRun, TradeRecord
-    from tui_bot.market.files import CandleFile
-
-OPEN, CLOSE = 0, 3  # columns of CandleFile.prices
 DAY_MS = 86_400_000
 DAYS_PER_YEAR = 365  # crypto trades every day: daily returns are annualised with sqrt(365)
 MIN_DAYS = 5  # fewer daily returns say nothing: two near-equal days give a Sharpe of thousands
@@ -130,8 +128,8 @@ def market_change_pct(
         if candles is None:
             continue
         inside = candles.prices[(candles.times >= start_ms) & (candles.times < end_ms)]
-        if len(inside) and inside[0, OPEN] > 0:
-            changes.append(float(inside[-1, CLOSE]) / float(inside[0, OPEN]) - 1.0)
+        if len(inside) and inside[0, PRICE_OPEN] > 0:
+            changes.append(float(inside[-1, PRICE_CLOSE]) / float(inside[0, PRICE_OPEN]) - 1.0)
     return None if not changes else _finite(float(np.mean(changes)) * 100.0)
 
 
@@ -215,7 +213,7 @@ def oos_outcomes(run: BacktestRun) -> tuple[np.ndarray, np.ndarray]:
         index = np.searchsorted(candles.times, times - tf_ms, side="right") - 1
         keep = (index >= 0) & (index + HORIZON < len(candles))
         index = index[keep]
-        close = candles.prices[:, CLOSE].astype(np.float64)
+        close = candles.prices[:, PRICE_CLOSE].astype(np.float64)
         outcome = close[index + HORIZON] / close[index] - 1.0
         probabilities.append(probability[keep])
         labels.append((outcome > MIN_RETURN).astype(np.int8))

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from tui_bot.backtest.predictions import Prediction, PredictionLog
+from tui_bot.backtest.predictions import PredictionLog
 from tui_bot.clock import JumpingClock
 from tui_bot.config import ConfigError, Settings, key_spec
 from tui_bot.engine.cycle import Engine
@@ -38,8 +38,6 @@ from tui_bot.store import Store
 __all__ = [
     "END_OF_DATA",
     "BacktestRun",
-    "Prediction",
-    "PredictionLog",
     "ProgressFn",
     "TradeRecord",
     "cycle_seconds",

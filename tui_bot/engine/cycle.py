@@ -143,9 +143,8 @@ class Engine:
         self._retrain = False
         self._close_requests: list[str] = []
         self._checked_at: float | None = None  # the last update_positions that read prices
-        self._pnls: deque[float] = deque(
-            maxlen=PNL_TRADES
-        )  # pnl % of the last trades, newest first
+        # pnl % of the last trades, newest first
+        self._pnls: deque[float] = deque(maxlen=PNL_TRADES)
         self._pnls_through: int | None = None  # the last trade id in _pnls
 
     # -- control, from any thread ----------------------------------------------------------

@@ -58,9 +58,8 @@ class CompiledForest:
     right, as `x <= NaN` is False.
     """
 
-    thresholds: tuple[
-        np.ndarray, ...
-    ]  # float64, per feature: its splits' distinct thresholds but NaN
+    # float64, per feature: its splits' distinct thresholds but NaN
+    thresholds: tuple[np.ndarray, ...]
     table_start: np.ndarray  # intp, per feature: its first row of `reachable`
     nan_row: np.ndarray  # intp, per feature: its row of `reachable` for a NaN
     reachable: np.ndarray  # unsigned, (rows, trees): bit i set = the tree's leaf i can be reached

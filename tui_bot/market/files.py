@@ -54,6 +54,9 @@ class CandleDataError(RefusedToStart):
     """Candle files that cannot be used as they are; the message is the user-facing text."""
 
 
+PRICE_OPEN, PRICE_HIGH, PRICE_LOW, PRICE_CLOSE, PRICE_VOLUME = range(5)  # CandleFile.prices
+
+
 @dataclass(frozen=True)
 class CandleFile:
     """A pair's candles as held in memory: 28 bytes a candle (int64 time, five float32s), so a

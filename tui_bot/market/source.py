@@ -16,7 +16,7 @@ import numpy as np
 
 from tui_bot.exchange.base import timeframe_seconds
 from tui_bot.exchange.sim_prices import ASSETS, CLOSE, OPEN, SIM_EPOCH, Asset, PricePaths
-from tui_bot.market.files import CandleFile
+from tui_bot.market.files import PRICE_CLOSE, PRICE_OPEN, CandleFile
 
 __all__ = ["CandleSource", "GeneratedSource", "RecordedSource"]
 
@@ -117,13 +117,13 @@ class RecordedSource:
         times, prices = self._data[symbol]
         i = int(times.searchsorted(now_ms))
         if i < times.size and times[i] < now_ms + self.tf_ms:
-            return float(prices[i, ROW_OPEN - 1])
+            return float(prices[i, PRICE_OPEN])
         return None
 
     def last_close(self, symbol: str, now_ms: int) -> float | None:
         times, prices = self._data[symbol]
         end = int(times.searchsorted(now_ms - self.tf_ms, "right"))
-        return float(prices[end - 1, ROW_CLOSE - 1]) if end > 0 else None
+        return float(prices[end - 1, PRICE_CLOSE]) if end > 0 else None
 
 
 class GeneratedSource:
