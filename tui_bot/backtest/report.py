@@ -21,6 +21,7 @@ from tui_bot.market.files import PRICE_CLOSE, PRICE_OPEN, CandleFile
 
 if TYPE_CHECKING:
     from tui_bot.backtest.run import BacktestRun, TradeRecord
+
 DAY_MS = 86_400_000
 DAYS_PER_YEAR = 365  # crypto trades every day: daily returns are annualised with sqrt(365)
 MIN_DAYS = 5  # fewer daily returns say nothing: two near-equal days give a Sharpe of thousands
