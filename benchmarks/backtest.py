@@ -12,7 +12,7 @@ import asyncio
 import tempfile
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -49,6 +49,9 @@ class Sizes:
 
 FULL = Sizes(candles=CANDLES_20D, warmup=1000, naive_cycles=120, repeat=1)
 QUICK = Sizes(candles=250, warmup=150, naive_cycles=12, repeat=1)
+# How the cost grows with pairs: each size's cycles after the warm-up (Sizes.warmup)
+SCALING_PAIRS = {False: (5, 10, 20, 40), True: (5, 10)}
+SCALING_CYCLES = {False: 600, True: 40}
 
 
 # -- data -----------------------------------------------------------------------------------------
@@ -87,6 +90,20 @@ def candle_files(candles: int) -> tuple[list[CandleFile], str]:
         end = f.times[0] + candles * timeframe_ms(f.timeframe)
         cut.append(f.with_rows(f.candles[f.times < end]))
     return cut, origin
+
+
+def more_pairs(files: list[CandleFile], pairs: int) -> list[CandleFile]:
+    """`pairs` pairs: the files, then copies of them under new names, each with its candles
+    rolled by another offset (the same candles in another order: as costly to trade, with
+    other features, so no copy hits the caches its original filled)."""
+    more = list(files[:pairs])
+    while len(more) < pairs:
+        k = len(more)
+        f, copy = files[k % len(files)], k // len(files)
+        base, quote = f.symbol.split("/")
+        rolled = np.roll(f.prices, copy * 97, axis=0)
+        more.append(replace(f, symbol=f"{base}{copy}/{quote}", prices=rolled))
+    return more
 
 
 def settings_for(directory: Path, sizes: Sizes, stake: str) -> Settings:
@@ -260,6 +277,9 @@ def _rows(ours: Ours, naive: LiveLoop, origin: str, check: str) -> list[Row]:
         "naive_ms_per_cycle": naive_cycle * 1e3,
         "naive_sleep_ms_per_cycle": naive.slept_s / max(1, len(naive.cycle_s) - 1) * 1e3,
         "naive_start_s": naive.start_s,
+        "engine_ms_per_cycle": run.cycle_ms,
+        "phase_ms": run.phase_ms,
+        "training_s": run.training_seconds,
     }
     return [
         Row(
@@ -278,6 +298,21 @@ def _rows(ours: Ours, naive: LiveLoop, origin: str, check: str) -> list[Row]:
             details=details,
         ),
         Row(
+            "backtest_engine_ms_per_cycle",
+            "ms",
+            naive_cycle * 1e3,
+            run.cycle_ms,
+            goal=Goal("<=", 2.0),
+            baseline_label=naive_label + "; its mean cycle, the sleep before it included",
+            ours_label=(
+                "run_backtest's engine: its mean cycle (Engine.step, all phases) with the model's "
+                f"trainings left out ({run.retrains} retrains, {run.training_seconds:.1f} s in "
+                f"all, the bootstrap included): {data}"
+            ),
+            check=check,
+            details=details,
+        ),
+        Row(
             "backtest_seconds_5x20d",
             "s",
             naive_total,
@@ -291,8 +326,35 @@ def _rows(ours: Ours, naive: LiveLoop, origin: str, check: str) -> list[Row]:
     ]
 
 
-def rows(quick: bool, progress: Progress) -> list[Row]:
-    """Both rows; blocking (run_backtest runs its own event loop): call it from a thread."""
+def scaling(
+    settings: Settings, files: list[CandleFile], quick: bool, progress: Progress
+) -> list[dict[str, Any]]:
+    """The engine's cycle and its phases at more and more pairs (copies of the real ones)."""
+    sizes = QUICK if quick else FULL
+    entries = []
+    for pairs in SCALING_PAIRS[quick]:
+        progress(f"backtest scaling: {pairs} pairs x {SCALING_CYCLES[quick]} cycles")
+        cut = [f.with_rows(f.candles[: sizes.warmup + SCALING_CYCLES[quick] + 1]) for f in files]
+        wide = settings.with_values({"scan.top_n": max(pairs, settings.scan.top_n)})
+        run = run_backtest(wide, more_pairs(cut, pairs))
+        require(len(run.pairs) == pairs, f"backtest scaling: {pairs} pairs asked, {run.pairs}")
+        entries.append(
+            {
+                "pairs": pairs,
+                "cycles": run.cycles,
+                "ms_per_cycle": run.cycle_ms,
+                "phase_ms": run.phase_ms,
+                "training_s": run.training_seconds,
+                "retrains": run.retrains,
+                "seconds": run.seconds,
+            }
+        )
+    return entries
+
+
+def rows(quick: bool, progress: Progress) -> tuple[list[Row], list[dict[str, Any]]]:
+    """The rows and the scaling table; blocking (run_backtest runs its own event loop): call
+    it from a thread."""
     sizes = QUICK if quick else FULL
     files, origin = candle_files(sizes.candles)
     stake = files[0].symbol.partition("/")[2]
@@ -307,4 +369,5 @@ def rows(quick: bool, progress: Progress) -> list[Row]:
             naive = asyncio.run(
                 live_loop(settings_for(live, sizes, stake), files, sizes.naive_cycles)
             )
-    return _rows(ours, naive, origin, _same_start(ours.run, naive))
+        entries = scaling(settings, files, quick, progress)
+    return _rows(ours, naive, origin, _same_start(ours.run, naive)), entries

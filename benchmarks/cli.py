@@ -68,7 +68,15 @@ def _talib() -> Any:
     return talib
 
 
-async def run(plan: Plan, skip_ui: bool) -> tuple[list[Row], list[dict[str, Any]], list[str]]:
+@dataclass(frozen=True)
+class Measured:
+    rows: list[Row]
+    scaling: list[dict[str, Any]]  # the cycle on the simulator at more and more symbols
+    backtest_scaling: list[dict[str, Any]]  # the backtest's cycle at more and more pairs
+    skipped: list[str]
+
+
+async def run(plan: Plan, skip_ui: bool) -> Measured:
     rows: list[Row] = []
     skipped: list[str] = []
     sizes = plan.compute
@@ -101,10 +109,13 @@ async def run(plan: Plan, skip_ui: bool) -> tuple[list[Row], list[dict[str, Any]
         _progress(f"UI loop lag: {plan.ui_runs} training(s) in a process, then in a thread")
         rows.append(await ui.ui_lag(data, plan.ui_runs))
     # run_backtest runs its own event loop: in a thread of its own
-    rows += await asyncio.to_thread(backtest.rows, plan.mode == "quick", _progress)
+    backtest_rows, backtest_scaling = await asyncio.to_thread(
+        backtest.rows, plan.mode == "quick", _progress
+    )
+    rows += backtest_rows
     scaling = await network.scaling(list(plan.scaling), plan.scaling_rounds, _progress)
     scaling = sorted([*scaling, entry], key=lambda e: e["symbols"])
-    return rows, scaling, skipped
+    return Measured(rows, scaling, backtest_scaling, skipped)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -137,7 +148,7 @@ def main(argv: list[str] | None = None) -> int:
     plan = QUICK if args.quick else FULL
     started = time.perf_counter()
     try:
-        rows, scaling, skipped = asyncio.run(run(plan, args.skip_ui))
+        measured = asyncio.run(run(plan, args.skip_ui))
     except CheckFailed as e:
         print(f"benchmark check failed: {e}", file=sys.stderr)
         return 1
@@ -148,7 +159,9 @@ def main(argv: list[str] | None = None) -> int:
     }
     sizes = {k: v for k, v in asdict(plan).items() if k != "mode"}
     meta = report.meta(plan.mode, network_meta, sizes)
-    results = report.results_dict(rows, scaling, skipped, meta)
+    results = report.results_dict(
+        measured.rows, measured.scaling, measured.skipped, meta, measured.backtest_scaling
+    )
     print(report.stdout_report(results))
     out = args.out
     if out is None and args.quick:

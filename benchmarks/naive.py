@@ -172,9 +172,10 @@ class UncachedGroups(SymbolGroups):
 
 class SequentialScanner(MarketScanner):
     """The engine's ranking, then every symbol's candles fetched one request at a time, in
-    full, every scan: no scan cache, no parallel fetch, no incremental fetch."""
+    full, every scan: no scan cache, no parallel fetch, no incremental fetch, and its own
+    all-symbols ticker request (not the one update_positions made)."""
 
-    async def scan(self, force: bool = False) -> ScanResult:
+    async def scan(self, force: bool = False, tickers: Any = None) -> ScanResult:
         self.cache.misses += 1
         tickers, top = await self.top_markets()
         timeframe, limit = self.options.timeframe, self.options.candles

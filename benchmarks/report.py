@@ -285,6 +285,33 @@ def scaling_cells(results: dict[str, Any]) -> list[tuple[str, ...]]:
     ]
 
 
+BACKTEST_SCALING_HEADERS = (
+    "pairs",
+    "cycles",
+    "ms a cycle",
+    "update_positions",
+    "market_scan",
+    "signal_generation",
+    "risk_management",
+    "execute_trades",
+    "ms a training",
+)
+_EVERY_CYCLE = BACKTEST_SCALING_HEADERS[3:8]
+
+
+def backtest_scaling_cells(results: dict[str, Any]) -> list[tuple[str, ...]]:
+    return [
+        (
+            str(e["pairs"]),
+            f"{e['cycles']:,}",
+            fmt(e["ms_per_cycle"]),
+            *(fmt(e["phase_ms"].get(phase)) for phase in _EVERY_CYCLE),
+            fmt(e["phase_ms"].get("ml_training")),
+        )
+        for e in results.get("backtest_scaling", [])
+    ]
+
+
 def stdout_report(results: dict[str, Any]) -> str:
     meta = results["meta"]
     parts = [
@@ -303,6 +330,12 @@ def stdout_report(results: dict[str, Any]) -> str:
             f"{meta['network']['rate_limit_per_s']:g} requests/s, "
             f"{meta['network']['workers']} workers):",
             text_table(SCALING_HEADERS, scaling_cells(results)),
+        ]
+    if results.get("backtest_scaling"):
+        parts += [
+            "",
+            "backtest cycle vs pairs (ms; phases a cycle, training a retrain):",
+            text_table(BACKTEST_SCALING_HEADERS, backtest_scaling_cells(results)),
         ]
     parts += [f"skipped: {s}" for s in results["skipped"]]
     return "\n".join(parts)
@@ -376,13 +409,18 @@ def meta(mode: str, network: dict[str, Any], sizes: dict[str, Any]) -> dict[str,
 
 
 def results_dict(
-    rows: list[Row], scaling: list[dict[str, Any]], skipped: list[str], meta: dict[str, Any]
+    rows: list[Row],
+    scaling: list[dict[str, Any]],
+    skipped: list[str],
+    meta: dict[str, Any],
+    backtest_scaling: list[dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
     by_name = {r.name: r for r in rows}
     return {
         "meta": meta,
         "rows": [r.to_json(by_name) for r in rows],
         "scaling": scaling,
+        "backtest_scaling": backtest_scaling or [],
         "skipped": skipped,
         "notes": {
             r.name: {
@@ -448,6 +486,22 @@ def benchmarks_md(results: dict[str, Any]) -> str:
             "simulated exchange's latency and rate limit.",
             "",
             markdown_table(SCALING_HEADERS, scaling_cells(results), code_first=False),
+        ]
+    if results.get("backtest_scaling"):
+        lines += [
+            "",
+            "## How a backtest cycle's cost grows with pairs",
+            "",
+            "`run_backtest` on the real pairs, then on copies of them under new names (each "
+            "copy's candles rolled by another offset: as costly to trade, other features), "
+            "the same cycles at each size. ms a cycle = the engine's mean cycle with the "
+            "model's trainings left out; the phase columns are each phase's mean a cycle; "
+            "ms a training = one retrain (they come every ml.training_interval_hours of data "
+            "time, more samples with more pairs).",
+            "",
+            markdown_table(
+                BACKTEST_SCALING_HEADERS, backtest_scaling_cells(results), code_first=False
+            ),
         ]
     lines += ["", "## What each row measures", ""]
     for row in results["rows"]:

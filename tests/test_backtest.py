@@ -68,14 +68,20 @@ class _ScanSpy:
         self.late: list[tuple[float, float]] = []
         self.original = MarketScanner.scan
 
-    async def scan(self, scanner: MarketScanner, force: bool = False) -> Any:
-        result = await self.original(scanner, force)
+    async def scan(self, scanner: MarketScanner, force: bool = False, tickers: Any = None) -> Any:
+        result = await self.original(scanner, force, tickers)
         now_ms = scanner.clock.now() * 1000
         self.scans += 1
         for candles in result.candles.values():
             if len(candles) and candles[-1, 0] + TF_MS > now_ms:
                 self.late.append((now_ms, float(candles[-1, 0])))
         return result
+
+    def scan_method(self) -> Any:
+        async def scan(scanner: MarketScanner, force: bool = False, tickers: Any = None) -> Any:
+            return await self.scan(scanner, force, tickers)
+
+        return scan
 
 
 @pytest.fixture(scope="module")
@@ -85,7 +91,7 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     settings = _settings(tmp)
     spy = _ScanSpy()
     with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(MarketScanner, "scan", lambda self, force=False: spy.scan(self, force))
+        mp.setattr(MarketScanner, "scan", spy.scan_method())
         full = run_backtest(settings, _files())
     again = run_backtest(settings, _files())
     cut = run_backtest(settings, _files(CUT))
@@ -231,6 +237,15 @@ def test_the_run_trades_after_the_warmup_and_sells_what_is_open_at_the_end(
     assert full.model_kind == "hist_gradient_boosting"
     assert {p.symbol for p in full.predictions} == set(PAIRS)
     assert all(0.0 <= p.probability <= 1.0 for p in full.predictions)
+
+
+def test_the_run_says_what_its_time_was_spent_on(runs: dict[str, Any]) -> None:
+    full = runs["full"]
+    assert full.retrains >= 1 and full.training_seconds > 0 and full.cycle_ms > 0
+    assert full.cycle_ms * full.cycles / 1000 + full.training_seconds < full.seconds
+    every_cycle = [ms for name, ms in full.phase_ms.items() if name != "ml_training"]
+    assert len(every_cycle) >= 5 and 0 < sum(every_cycle) < full.cycle_ms
+    assert full.phase_ms["ml_training"] * full.retrains / 1000 < full.training_seconds
 
 
 def test_a_cycle_lasts_check_interval_rounded_up_to_whole_candles() -> None:

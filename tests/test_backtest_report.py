@@ -92,6 +92,9 @@ def make_run(**changes: Any) -> BacktestRun:
         retrains=3,
         validation_auc=0.56,
         seconds=2.0,
+        cycle_ms=1.5,
+        training_seconds=0.5,
+        phase_ms={},
         skipped=("DOGE/USDT: quoted in USDT, not the stake currency BTC: skipped",),
         problems=(),
     )

@@ -86,6 +86,20 @@ async def test_a_scan_cache_hit_never_touches_the_exchange(
     await runtime.close()
 
 
+async def test_an_uncached_cycle_fetches_the_all_symbols_ticker_once(
+    tmp_path: Path, clock: FakeClock
+) -> None:
+    """update_positions and the scan share one fetch_tickers (the costliest request)."""
+    runtime = runtime_for(tmp_path, clock)
+    await run(runtime, 1)
+    exchange = runtime.engine.exchange
+    before = exchange.calls.get("fetch_tickers", 0)
+    runtime.engine.submit(cmd.ScanNow())
+    await runtime.engine.run(1)
+    assert exchange.calls.get("fetch_tickers", 0) - before == 1
+    await runtime.close()
+
+
 async def test_scan_concurrency_is_bounded_by_max_parallel_workers(
     tmp_path: Path, clock: FakeClock
 ) -> None:

@@ -256,6 +256,28 @@ async def test_close_records_a_trade(store: Store) -> None:
     assert store.positions() == []
 
 
+async def test_a_sell_rejected_cycle_after_cycle_is_said_once_then_when_it_goes_through(
+    store: Store,
+) -> None:
+    """A market that cannot fill a sell for a while (a halt, a gap in the data) must not warn
+    every cycle: once when it starts, once when the sell goes through."""
+    exchange = FakeOrders()
+    alerts: list[str] = []
+    executor = make_executor(exchange, store, alerts)
+    await executor.open_position(1, "BTC/USDT", 2.0, CONTEXT)
+    [position] = store.positions()
+    exchange.faults = ["invalid"] * 4
+    for cycle in range(2, 6):
+        assert (await executor.close_position(cycle, position, "max_hold")).status == "failed"
+    result = await executor.close_position(6, position, "max_hold")
+    assert result.status == "filled"
+    rejected = [a for a in alerts if "sell BTC/USDT skipped" in a]
+    assert len(rejected) == 1 and "below minimum notional" in rejected[0]
+    assert [a for a in alerts if "went through" in a] == [
+        "sell BTC/USDT went through after 4 rejected attempts"
+    ]
+
+
 def test_round_amount_to_market_step() -> None:
     assert round_amount(1.23456, {"precision": {"amount": 0.01}}) == pytest.approx(1.23)
     assert round_amount(1.23456, None) == 1.23456

@@ -396,6 +396,8 @@ def _header(run: BacktestRun, s: dict[str, Any]) -> list[str]:
         f"Warm-up   {warmup}",
         f"Run       {s['candles']:,} candles, {s['cycles']:,} cycles in {run.seconds:.1f} s "
         f"({speed} cycles/s)",
+        f"          the engine {run.cycle_ms:.2f} ms a cycle, training the model "
+        f"{run.training_seconds:.1f} s of it",
     ]
 
 

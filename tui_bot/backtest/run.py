@@ -28,6 +28,8 @@ from tui_bot.config import ConfigError, Settings, key_spec
 from tui_bot.engine.cycle import Engine
 from tui_bot.engine.executor import INSTANCE_KEY
 from tui_bot.engine.model import InlineTrainer
+from tui_bot.engine.monitor import TimingStats
+from tui_bot.engine.snapshot import PHASES
 from tui_bot.engine.training import ModelManager
 from tui_bot.exchange.backtest import BacktestExchange
 from tui_bot.exchange.base import timeframe_seconds
@@ -86,6 +88,9 @@ class BacktestRun:
     retrains: int  # trainings after the bootstrap
     validation_auc: float | None  # the bootstrap model's (retrains are scored by oos_auc)
     seconds: float
+    cycle_ms: float  # the engine's mean cycle, its model trainings left out
+    phase_ms: dict[str, float]  # phase -> its mean time a cycle (ml_training: a training)
+    training_seconds: float  # the bootstrap and every retrain
     skipped: tuple[str, ...]  # pairs not used, one line each
     problems: tuple[str, ...]  # what was wrong with the data or the run, one line each
 
@@ -152,6 +157,8 @@ def run_backtest(
         replay.store.close()
     model = replay.engine.models.model
     auc = replay.first_auc
+    monitor = replay.engine.monitor
+    retraining = monitor.total("phase.ml_training")
     return BacktestRun(
         start_ms=timeline.start_ms,
         end_ms=timeline.end_ms,
@@ -171,6 +178,9 @@ def run_backtest(
         retrains=max(0, replay.trainings - 1),
         validation_auc=auc if auc is not None and math.isfinite(auc) else None,
         seconds=time.perf_counter() - started,
+        cycle_ms=(monitor.total("cycle") - retraining) * 1000 / max(1, replay.cycles),
+        training_seconds=monitor.total("ml.bootstrap") + retraining,
+        phase_ms=_phase_ms(monitor.stats(), replay.cycles),
         skipped=tuple(skipped),
         problems=tuple(_file_problems(files)) + tuple(replay.problems),
     )
@@ -291,6 +301,17 @@ class _Replay:
             )
             for t in self.store.closed_trades()
         ]
+
+
+def _phase_ms(stats: dict[str, TimingStats], cycles: int) -> dict[str, float]:
+    """Each phase's time a cycle; ml_training's a training (it runs only when one is due)."""
+    phase_ms = {}
+    for name in PHASES:
+        timing = stats.get(f"phase.{name}")
+        if timing is not None:
+            runs = timing.count if name == "ml_training" else max(1, cycles)
+            phase_ms[name] = timing.avg * timing.count * 1000 / runs
+    return phase_ms
 
 
 def _quote(symbol: str) -> str:

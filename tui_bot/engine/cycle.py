@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import math
 import queue
 from collections import deque
 from collections.abc import Awaitable, Callable
@@ -131,6 +132,7 @@ class Engine:
         self._holdings_alerted: dict[str, float] = {}  # asset -> amount last alerted
         self.prices: dict[str, float] = {}
         self.prices_stale = False  # the last fetch_tickers failed: prices are the last known
+        self._tickers: dict[str, Any] | None = None  # fetched by update_positions, for the scan
         self.unconfirmed: set[str] = set()  # positions the exchange's balances do not confirm
         self.kill_switch = False
         self.storage_problem: str | None = None  # the store cannot write: no new positions
@@ -419,6 +421,7 @@ class Engine:
             self.alert("info", "executor", f"reconciled {result.client_order_id}: {result.status}")
 
     async def update_positions(self) -> None:
+        self._tickers = None
         try:
             await self._reconcile_orders()
             with self.monitor.time("exchange.fetch_tickers"):
@@ -426,6 +429,7 @@ class Engine:
         except ExchangeError:  # degrade: last known prices, marked stale; no exits on them
             self.prices_stale = True
             raise
+        self._tickers = tickers  # the scan's too: the all-symbols ticker once a cycle
         positions = self.store.positions()
         self.prices = {s: float(t["last"]) for s, t in tickers.items() if t.get("last")}
         self.prices_stale = False
@@ -525,7 +529,8 @@ class Engine:
 
     async def market_scan(self) -> None:
         force, self._state.force_scan = self._state.force_scan, False
-        self._state.scan = await self.scanner.scan(force=force)
+        tickers, self._tickers = self._tickers, None
+        self._state.scan = await self.scanner.scan(force=force, tickers=tickers)
         for symbol, error in self._state.scan.failed.items():
             self.alert("warning", "market_scan", f"{symbol}: {error}")
 
@@ -607,7 +612,8 @@ class Engine:
         if model is not None:
             self.prediction_cache.clear()
             m = model.metrics
-            self.alert("info", "model", f"trained on {m.samples} samples: AUC {m.auc:.3f}")
+            auc = f"AUC {m.auc:.3f}" if math.isfinite(m.auc) else "not validated"
+            self.alert("info", "model", f"trained on {m.samples} samples: {auc}")
 
     async def performance_monitoring(self) -> None:
         if not log.isEnabledFor(logging.INFO):

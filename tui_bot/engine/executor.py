@@ -120,6 +120,7 @@ class Executor:
         self.backoff_seconds = backoff_seconds
         self.trading_blocked: str | None = None  # set on authentication errors
         self.instance = instance_id(store)
+        self._rejected_sells: dict[str, int] = {}  # symbol -> sells rejected in a row
 
     def client_order_id(self, cycle: int, symbol: str, side: str) -> str:
         return client_order_id(cycle, symbol, side, self.instance)
@@ -159,7 +160,16 @@ class Executor:
             reason,
             {},
         )
-        return await self._execute(order, market)
+        result = await self._execute(order, market)
+        if result.status == "filled":
+            rejected = self._rejected_sells.pop(position.symbol, 0)
+            if rejected:
+                self.alert(
+                    "info",
+                    "executor",
+                    f"sell {position.symbol} went through after {rejected} rejected attempts",
+                )
+        return result
 
     async def reconcile(self) -> list[ExecutionResult]:
         """Resolve every order the store still holds as pending (after a crash or lost answer)."""
@@ -296,7 +306,14 @@ class Executor:
 
     def _fail(self, order: OrderRow, what: str, error: ExchangeError) -> None:
         self.store.mark_order(order.client_order_id, "failed", self.clock.now(), str(error))
-        self.alert("warning", "executor", f"{order.side} {order.symbol} skipped: {what}: {error}")
+        message = f"{order.side} {order.symbol} skipped: {what}: {error}"
+        if order.intent == "close":  # tried again every cycle: said once, and when it sells
+            rejected = self._rejected_sells.get(order.symbol, 0) + 1
+            self._rejected_sells[order.symbol] = rejected
+            if rejected > 1:
+                return None
+            message += "; trying again each cycle (said again when it sells)"
+        self.alert("warning", "executor", message)
         return None
 
     def _refuse(self, order: OrderRow, reason: _NotOurs) -> None:

@@ -115,6 +115,11 @@ class Monitor:
         slow, self._slow = self._slow, []
         return slow
 
+    def total(self, operation: str) -> float:
+        """Seconds spent in `operation` over all its calls (0 if it never ran)."""
+        series = self._series.get(operation)
+        return series.total if series else 0.0
+
     def last(self, operation: str) -> float | None:
         series = self._series.get(operation)
         return series.last if series else None

@@ -67,14 +67,18 @@ class MarketScanner:
         self._held: dict[str, np.ndarray] = {}  # symbol -> closed candles of the last scan
         self._held_timeframe = options.timeframe
 
-    async def scan(self, force: bool = False) -> ScanResult:
+    async def scan(
+        self, force: bool = False, tickers: dict[str, dict[str, Any]] | None = None
+    ) -> ScanResult:
+        """The cached result, or a new scan; `tickers`: all tickers fetched moments ago this
+        cycle, used instead of fetching them again."""
         if not force:
             cached = self.cache.lookup(SCAN_KEY)
             if cached is not None:
                 return cached
         else:
             self.cache.misses += 1
-        result = await self._scan_uncached()
+        result = await self._scan_uncached(tickers)
         self.cache.put(SCAN_KEY, result)
         return result
 
@@ -84,11 +88,14 @@ class MarketScanner:
                 self._markets = await self.exchange.load_markets()
         return self._markets
 
-    async def top_markets(self) -> tuple[dict[str, dict[str, Any]], list[str]]:
-        """All tickers (one call) and the top N tradeable symbols, best first."""
+    async def top_markets(
+        self, tickers: dict[str, dict[str, Any]] | None = None
+    ) -> tuple[dict[str, dict[str, Any]], list[str]]:
+        """All tickers (one call, unless given) and the top N tradeable symbols, best first."""
         markets = await self.markets()
-        with self.monitor.time("exchange.fetch_tickers"):
-            tickers = await self.exchange.fetch_tickers()
+        if tickers is None:
+            with self.monitor.time("exchange.fetch_tickers"):
+                tickers = await self.exchange.fetch_tickers()
         tradeable = [
             s
             for s in tickers
@@ -102,8 +109,8 @@ class MarketScanner:
         fetched = await self._fetch_all(symbols, limit)
         return {s: c for s, c in fetched.items() if isinstance(c, np.ndarray)}
 
-    async def _scan_uncached(self) -> ScanResult:
-        tickers, top = await self.top_markets()
+    async def _scan_uncached(self, tickers: dict[str, dict[str, Any]] | None) -> ScanResult:
+        tickers, top = await self.top_markets(tickers)
         self.max_in_flight = 0
         fetched = await self._fetch_all(top, self.options.candles, incremental=True)
         candles = {s: c for s, c in fetched.items() if isinstance(c, np.ndarray)}
