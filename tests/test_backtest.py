@@ -17,6 +17,7 @@ from tui_bot.backtest.report import summarize
 from tui_bot.backtest.run import END_OF_DATA, BacktestRun, cycle_seconds, run_backtest, select_pairs
 from tui_bot.cli import main
 from tui_bot.config import ConfigError, Settings, load_settings
+from tui_bot.engine.outcome import EXIT_REASONS, exit_rules, trade_outcomes
 from tui_bot.engine.positions import exit_reason
 from tui_bot.engine.scanner import MarketScanner
 from tui_bot.market.files import CandleFile, load_candles
@@ -190,6 +191,27 @@ def test_stop_loss_and_take_profit_are_checked_on_candle_lows_and_highs(
             assert seen[2] >= entry * (1 + 0.03) * (1 - 1e-12)
             by_range_only += seen[4] < entry * (1 + 0.03)
     assert by_range_only >= 1
+
+
+def test_every_trade_is_the_outcome_the_labels_compute(runs: dict[str, Any]) -> None:
+    """The backtest's fills and the model's labels are one definition (engine.outcome)."""
+    full = runs["full"]
+    rules = exit_rules(_settings(runs["tmp"]), 300)
+    checked = 0
+    for trade in full.trades:
+        if trade.exit_reason == END_OF_DATA:
+            continue
+        f = full.closes[trade.pair]
+        signal = int(np.searchsorted(f.times, trade.open_time)) - 1  # the last candle closed
+        out = trade_outcomes(f.candles, rules, np.array([signal]))
+        assert out.known[0]
+        assert int(f.times[out.exit_index[0]]) == trade.close_time
+        assert EXIT_REASONS[out.reason[0]] == trade.exit_reason
+        assert out.entry_price[0] == pytest.approx(trade.open_price, rel=1e-12)
+        assert out.exit_price[0] == pytest.approx(trade.close_price, rel=1e-12)
+        assert out.net_return[0] * 100 == pytest.approx(trade.profit_pct, abs=1e-6)
+        checked += 1
+    assert checked >= 10
 
 
 def test_exit_reason_reads_the_range_and_counts_the_stop_loss_first() -> None:

@@ -29,6 +29,7 @@ from tui_bot.engine.cycle import Engine
 from tui_bot.engine.executor import INSTANCE_KEY
 from tui_bot.engine.model import InlineTrainer
 from tui_bot.engine.monitor import TimingStats
+from tui_bot.engine.outcome import check_candles
 from tui_bot.engine.snapshot import PHASES
 from tui_bot.engine.training import ModelManager
 from tui_bot.exchange.backtest import BacktestExchange
@@ -110,7 +111,7 @@ def cycle_seconds(check_interval: float, timeframe: str) -> int:
     """Data time between cycles: bot.check_interval rounded up to whole candles, at least one
     (a cycle between candle closes would see nothing new)."""
     tf = timeframe_seconds(timeframe)
-    return max(1, math.ceil(check_interval / tf)) * tf
+    return check_candles(check_interval, tf) * tf
 
 
 def select_pairs(

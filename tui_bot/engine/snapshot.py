@@ -80,6 +80,28 @@ class ModelInfo:
     kind: str | None = None
     samples_bytes: int = 0  # held in memory
     samples_saved_bytes: int = 0  # persisted (the most important `saved_samples`)
+    label: str = ""  # what the model learns, in words (the trade the bot can make)
+    # validation: purged walk-forward folds of the model in use (auc above is theirs)
+    auc_low: float | None = None  # 95 % block-bootstrap interval
+    auc_high: float | None = None
+    log_loss: float | None = None
+    constant_log_loss: float | None = None  # predicting the training win rate for every row
+    expectancy_pct: float | None = None  # the entry rule's held-out trades, after fees
+    validation_rows: int = 0
+    # live: predictions since start whose horizon has passed, scored on what happened
+    live_auc: float | None = None
+    live_auc_low: float | None = None
+    live_auc_high: float | None = None
+    live_rows: int = 0
+    live_expectancy_pct: float | None = None  # resolved predictions the entry rule would take
+    calibration: tuple[tuple[float, float, int], ...] = ()  # (predicted, realised, rows) a decile
+    # the trades actually closed since start
+    trades: int = 0
+    win_rate: float | None = None
+    net_pnl: float = 0.0
+    verdict: str = "NOT ENOUGH DATA"  # EDGE | NO EDGE | NOT ENOUGH DATA
+    verdict_reason: str = ""  # one line: the figures behind the verdict
+    blocking: bool = False  # ml.require_edge is keeping the bot out of new positions
 
 
 @dataclass(frozen=True)

@@ -20,7 +20,7 @@ import numpy as np
 from tui_bot.clock import Clock
 from tui_bot.exchange.base import Candle, Market, Order, Ticker, spot_market
 from tui_bot.exchange.errors import ExchangeError, InvalidOrder, OrderNotFound
-from tui_bot.exchange.ledger import Ledger, check_order_args, iso8601
+from tui_bot.exchange.ledger import Ledger, check_order_args, fill_price, iso8601
 from tui_bot.market.source import ROW_CLOSE, ROW_HIGH, ROW_LOW, ROW_OPEN, ROW_VOLUME, CandleSource
 
 __all__ = ["BacktestExchange"]
@@ -151,16 +151,15 @@ class BacktestExchange:
                 f"backtest: no {symbol} candle opens at {iso8601(now)} (a gap or the end of "
                 "the data): nothing to fill at"
             )
-        move = self.slippage if side == "buy" else -self.slippage
-        fill_price = trade_price * (1.0 + move)
-        cost = amount * fill_price
+        price = fill_price(trade_price, side, self.slippage)  # as the model's labels assume
+        cost = amount * price
         self._ledger.require_funds(market, side, amount, cost, self.fee_rate)
         order = self._ledger.new_order(market, "market", side, amount, None, client_id)
         fee = cost * self.fee_rate
         self._ledger.trade(market, side, amount, cost, fee)
         order.update(
-            price=fill_price,
-            average=fill_price,
+            price=price,
+            average=price,
             filled=amount,
             remaining=0.0,
             cost=cost,

@@ -263,3 +263,9 @@ class Ledger:
 
     def close(self) -> None:
         self._store.close()
+
+
+def fill_price(open_price: Any, side: str, slippage: float) -> Any:
+    """A market order's price at a candle's open: `slippage` (a fraction) worse for the taker.
+    The backtest venue fills at it, and the model's labels (engine.outcome) assume it."""
+    return open_price * (1.0 + slippage if side == "buy" else 1.0 - slippage)
