@@ -16,12 +16,12 @@ from tui_bot.clock import FakeClock
 from tui_bot.config import Settings, load_settings
 from tui_bot.engine.caches import TimedCache
 from tui_bot.engine.cycle import Engine
-from tui_bot.engine.features import bootstrap_dataset
 from tui_bot.engine.model import InlineTrainer, labels
 from tui_bot.engine.monitor import Monitor
+from tui_bot.engine.outcome import ExitRules
 from tui_bot.engine.samples import SampleBuffer
 from tui_bot.engine.scanner import MarketScanner, ScanOptions
-from tui_bot.engine.training import HORIZON, MIN_RETURN
+from tui_bot.engine.training import MIN_RETURN, history_samples
 from tui_bot.exchange.base import timeframe_seconds
 from tui_bot.exchange.sim import SIM_EPOCH, sim_start_time
 from tui_bot.store import Store
@@ -98,14 +98,15 @@ class Dataset:
     time: np.ndarray
 
 
+RULES = ExitRules(2.0, 3.0, 1800, 300, fee_pct=0.1, slippage_bps=5.0)  # the shipped defaults
+
+
 def dataset(n_samples: int = SAMPLES) -> Dataset:
     """Bootstrap samples from 44 symbols x 1000 candles, like the engine's first start."""
     candles = history(44, 1000)
-    X, outcome, t = bootstrap_dataset(candles[:, :, 4], candles[:, :, 5], horizon=HORIZON)
-    times = candles[0, t.astype(int), 0] / 1000.0
-    order = np.argsort(times, kind="stable")
+    X, outcome, times = history_samples(candles, RULES)  # time-ordered, as the engine labels
     buffer = SampleBuffer(X.shape[1], n_samples)
-    buffer.add(X[order], outcome[order], times[order])
+    buffer.add(X, outcome, times)
     return Dataset(
         buffer,
         buffer.X.copy(),

@@ -29,6 +29,8 @@ def make_settings(tmp_path: Path, **values: object) -> Settings:
         "scan.top_n": 12,
         "scan.candles": 120,
         "sim.symbols": 24,
+        # these tests are about trading: the edge gate has tests of its own (test_edge_gate.py)
+        "ml.require_edge": False,
     }
     return base.with_values({**fast, **values})
 

@@ -16,7 +16,8 @@ import pytest
 from tui_bot.backtest import report
 from tui_bot.backtest.predictions import Prediction, PredictionLog
 from tui_bot.backtest.run import BacktestRun, TradeRecord
-from tui_bot.engine.training import HORIZON
+from tui_bot.engine.live_record import LiveFigures
+from tui_bot.engine.outcome import ExitRules, trade_outcomes
 from tui_bot.market.files import CandleFile
 
 T0 = 1_704_067_200_000  # 2024-01-01 00:00 UTC, a day boundary
@@ -25,6 +26,9 @@ TF = 300_000  # 5m
 VALUES = (1000, 1010, 990, 980, 1005, 1020, 1015, 1030, 1025, 1040)  # one every 12 hours
 STEP = 12 * HOUR
 END = T0 + 9 * STEP  # the last point: the final sale
+RULES = ExitRules(2.0, 3.0, 1800, 300, fee_pct=0.1, slippage_bps=5.0)  # the shipped defaults
+HORIZON = RULES.horizon
+NO_LIVE = LiveFigures(0, None, None, None, 0, None, None, ())
 
 
 def candles(times: list[int], opens: list[float], closes: list[float]) -> np.ndarray:
@@ -92,6 +96,12 @@ def make_run(**changes: Any) -> BacktestRun:
         retrains=3,
         validation_auc=0.56,
         seconds=2.0,
+        validation=None,
+        live=NO_LIVE,
+        verdict="NOT ENOUGH DATA",
+        verdict_reason="no model yet",
+        rules=RULES,
+        require_edge=False,
         cycle_ms=1.5,
         training_seconds=0.5,
         phase_ms={},
@@ -187,8 +197,21 @@ def test_json_object_trades_model_equity() -> None:
         "kind": "hist_gradient_boosting",
         "retrains": 3,
         "validation_auc": 0.56,
+        "validation_auc_ci": None,  # no walk-forward figures in this run
+        "validation_rows": 0,
+        "validation_expectancy_pct": None,
         "oos_auc": None,  # no predictions
+        "oos_auc_ci": None,
         "oos_rows": 0,
+        "log_loss": None,
+        "constant_log_loss": None,
+        "live_auc": None,
+        "live_auc_ci": None,
+        "live_rows": 0,
+        "verdict": "NOT ENOUGH DATA",
+        "verdict_reason": "no model yet",
+        "require_edge": False,
+        "label": RULES.describe(),
     }
     assert data["equity"][:2] == [[T0, 1000.0], [T0 + STEP, 1010.0]]
     assert len(data["equity"]) == 10
@@ -274,8 +297,10 @@ def price_path(seed: int) -> np.ndarray:
 
 
 def labels_by_hand(c: np.ndarray) -> list[int]:
-    """For each candle i with HORIZON candles after it: did close rise by more than 0?"""
-    return [int(c[i + HORIZON, 4] / c[i, 4] - 1 > 0) for i in range(len(c) - HORIZON)]
+    """For each candle i with HORIZON candles after it: did its trade make money after fees?
+    (engine.outcome's own tests check that against hand-worked candles)"""
+    out = trade_outcomes(c, RULES)
+    return [int(w) for w, known in zip(out.win, out.known, strict=True) if known]
 
 
 def auc_by_hand(scores: list[float], labels: list[int]) -> float:
@@ -353,23 +378,20 @@ def test_model_block_says_what_the_auc_means() -> None:
     reversed_ = {p: [0.8 - 0.6 * y for y in ys] for p, ys in truth.items()}
     text = " ".join(report.report_text(predicting(reversed_, closes)).split())  # unwrapped
     assert f"out-of-sample AUC over {2 * (N - HORIZON)} predictions" in text
-    assert "0.00: worse than chance" in text
+    assert "0.000 (95 % interval 0.000-0.000): worse than chance" in text
 
 
-def test_auc_meaning_counts_the_noise() -> None:
-    # 10,000 rows, one in HORIZON (6) independent: the noise of a chance AUC is
-    # 2 x sqrt((1667 + 1667 + 1) / (12 x 1667 x 1667)) ~ 0.028, so 0.52 is inside it
-    noise = 2 * math.sqrt((2 * 5_000 / 6 + 1) / (12 * (5_000 / 6) ** 2))
-    assert noise == pytest.approx(0.028, abs=5e-4)
-    assert report.auc_meaning(0.52, 5_000, 5_000) == (
-        f"0.52: no better than chance (0.5 +- {noise:.3f} on 10,000 overlapping rows)"
+def test_auc_meaning_reads_the_interval() -> None:
+    assert report.auc_meaning(0.52, 0.49, 0.55) == (
+        "0.520 (95 % interval 0.490-0.550): no better than chance"
     )
-    assert report.auc_meaning(0.54, 5_000, 5_000).startswith("0.54: better than chance, but a weak")
-    assert report.auc_meaning(0.60, 5_000, 5_000) == "0.60: a real edge over chance on this data"
-    assert "worse than chance" in report.auc_meaning(0.45, 5_000, 5_000)
-    # 40 rows: 0.7 is still noise
-    assert "no better than chance" in report.auc_meaning(0.70, 20, 20)
-    assert report.auc_meaning(None, 0, 0).startswith("not measurable")
+    assert report.auc_meaning(0.54, 0.51, 0.57).endswith(
+        "better than chance, but a weak edge; fees can eat it"
+    )
+    assert report.auc_meaning(0.60, 0.56, 0.64).endswith("a real edge over chance on this data")
+    assert "worse than chance" in report.auc_meaning(0.45, 0.42, 0.48)
+    assert "no verdict" in report.auc_meaning(0.70, None, None)
+    assert report.auc_meaning(None, None, None).startswith("not measurable")
 
 
 def test_sharpe_needs_five_days() -> None:

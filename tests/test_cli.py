@@ -11,6 +11,9 @@ from pathlib import Path
 
 import pytest
 
+from tui_bot.config import load_settings
+from tui_bot.engine.outcome import exit_rules
+
 ROOT = Path(__file__).resolve().parents[1]
 FAST = ["--set", "sim.latency_ms=0", "--set", "scan.top_n=10"]
 
@@ -114,7 +117,8 @@ def test_train_trains_once_then_retrains_from_saved_samples(workdir: Path) -> No
 
     first = tui_bot("train", *FAST, cwd=workdir)
     assert first.returncode == 0, first.stderr
-    rows = 10 * (1000 - 40 - 6)  # top_n symbols x (history - indicator warm-up - label horizon)
+    horizon = exit_rules(load_settings(None, env={}), 300).horizon  # the label's, in candles
+    rows = 10 * (1000 - 40 - horizon)  # top_n symbols x (history - indicator warm-up - horizon)
     assert first.stdout.startswith(f"trained hist_gradient_boosting on {rows} samples")
     second = tui_bot("train", *FAST, cwd=workdir)
     assert second.returncode == 0, second.stderr

@@ -205,11 +205,15 @@ async def test_closed_trades_become_samples(tmp_path: Path, clock: FakeClock) ->
     await run(runtime, 1)
     await open_one(runtime)
     before = len(engine.models.samples)
+    resolved: list[Any] = []  # predictions whose horizon passed, added as samples too
+    add_outcomes = engine.models.add_outcomes
+    engine.models.add_outcomes = lambda rows, tf: (resolved.extend(rows), add_outcomes(rows, tf))
     clock.advance(600)
     await engine.run(1)
     trade = next(t for t in engine.store.trades() if t.symbol == "BTC/USDT")
     assert trade.reason == "max_hold"
-    assert len(engine.models.samples) == before + len(engine.store.trades())
+    assert not any(r.traded for r in resolved)  # a traded prediction brings its trade instead
+    assert len(engine.models.samples) == before + len(engine.store.trades()) + len(resolved)
     assert engine.models.samples.outcome[-1] == pytest.approx(
         engine.store.trades()[0].pnl_pct / 100, abs=1e-6
     )

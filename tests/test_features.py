@@ -5,13 +5,14 @@ import pytest
 
 from tui_bot.engine.features import (
     FEATURE_NAMES,
-    bootstrap_dataset,
     feature_keys,
     feature_matrix,
     history_features,
     round_features,
 )
 from tui_bot.engine.indicators import compute_indicators
+from tui_bot.engine.outcome import ExitRules, trade_outcomes
+from tui_bot.engine.training import history_samples
 
 
 def candles(n: int, length: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
@@ -59,39 +60,57 @@ def test_round_features_and_keys() -> None:
     assert hash(keys[0]) == hash(feature_keys(round_features(features, 3))[0])
 
 
-def test_bootstrap_dataset_shapes_and_types() -> None:
-    close, volume = candles(5, 200)
-    X, outcome, time = bootstrap_dataset(close, volume, horizon=12, warmup=40)
-    rows_per_symbol = 200 - 12 - 40
-    assert X.shape == (5 * rows_per_symbol, 4)
+RULES = ExitRules(2.0, 3.0, 1800, 300, fee_pct=0.1, slippage_bps=5.0)  # the shipped defaults
+TF_MS = 300_000
+
+
+def ohlcv(n: int, length: int, seed: int = 0) -> np.ndarray:
+    """(n, length, 6) candles around the random closes: open = the previous close."""
+    close, volume = candles(n, length, seed)
+    opens = np.concatenate([close[:, :1], close[:, :-1]], axis=1)
+    high, low = np.maximum(opens, close) * 1.002, np.minimum(opens, close) * 0.998
+    times = np.broadcast_to(np.arange(length, dtype=np.float64) * TF_MS, close.shape)
+    return np.stack([times, opens, high, low, close, volume], axis=-1)
+
+
+def test_history_samples_shapes_types_and_time_order() -> None:
+    data = ohlcv(5, 200)
+    X, outcome, time = history_samples(data, RULES, warmup=40)
+    rows_per_pair = 200 - RULES.horizon - 40
+    assert X.shape == (5 * rows_per_pair, 4)
     assert X.dtype == np.float32 and outcome.dtype == np.float32 and time.dtype == np.float64
-    assert outcome.shape == time.shape == (len(X),)
     assert np.isfinite(X).all() and np.isfinite(outcome).all()
-    assert time.min() == 40 and time.max() == 200 - 12 - 1
+    # time = the signal candle's close, in seconds
+    assert time.min() == (40 * TF_MS + TF_MS) / 1000
     assert (np.diff(time) >= 0).all()  # time-ordered: later rows are more recent
 
 
-def test_bootstrap_outcome_is_the_forward_return_for_a_hand_checked_row() -> None:
-    close, volume = candles(3, 100, seed=4)
-    X, outcome, time = bootstrap_dataset(close, volume, horizon=5, warmup=40)
-    # rows are time-major: row 3 * k + s is symbol s at t = 40 + k
-    row = 3 * 10 + 2
-    assert time[row] == 50.0
-    assert outcome[row] == pytest.approx(close[2, 55] / close[2, 50] - 1, rel=1e-6)
-    expected = feature_matrix(compute_indicators(close, volume), close, 50)[2]
-    np.testing.assert_allclose(X[row], expected, rtol=1e-6)
+def test_history_samples_hold_the_features_and_the_tradeable_outcome() -> None:
+    data = ohlcv(3, 100, seed=4)
+    X, outcome, time = history_samples(data, RULES, warmup=40)
+    row = 3 * 10 + 2  # time-major: row 3 * k + s is pair s at candle 40 + k
+    assert time[row] == (50 * TF_MS + TF_MS) / 1000
+    expected = trade_outcomes(data[2], RULES, np.array([50])).net_return[0]
+    assert outcome[row] == pytest.approx(expected, rel=1e-6)
+    close, volume = data[:, :, 4], data[:, :, 5]
+    features = feature_matrix(compute_indicators(close, volume), close, 50)[2]
+    np.testing.assert_allclose(X[row], features, rtol=1e-6)
 
 
-def test_bootstrap_drops_rows_with_nan() -> None:
-    close, volume = candles(2, 100)
-    close[1, 70] = np.nan  # poisons that symbol's EMAs from t=70 and its outcomes around it
-    X, outcome, time = bootstrap_dataset(close, volume, horizon=5, warmup=20)
+def test_history_samples_drop_rows_with_nan_and_unknown_outcomes() -> None:
+    data = ohlcv(2, 100)
+    data[1, 70, 4] = np.nan  # poisons that pair's EMAs from candle 70
+    X, outcome, _ = history_samples(data, RULES, warmup=20)
     assert np.isfinite(X).all() and np.isfinite(outcome).all()
-    assert len(X) < 2 * (100 - 5 - 20)
-    assert 20.0 not in time  # MACD is NaN until t=33, even though warmup is 20
+    assert len(X) < 2 * (100 - RULES.horizon - 20)
+    assert history_samples(ohlcv(3, 45), RULES, warmup=40)[0].shape == (0, 4)
 
 
-def test_bootstrap_too_short_history_is_empty() -> None:
-    close, volume = candles(3, 45)
-    X, outcome, time = bootstrap_dataset(close, volume, horizon=12, warmup=40)
-    assert X.shape == (0, 4) and outcome.shape == (0,) and time.shape == (0,)
+def test_history_samples_cut_at_t_change_nothing_before_t_minus_the_horizon() -> None:
+    data = ohlcv(3, 300, seed=9)
+    full = history_samples(data, RULES)
+    cut = history_samples(data[:, :220], RULES)
+    before = full[2] <= (220 - RULES.horizon) * TF_MS / 1000  # signals whose horizon ends by 220
+    assert before.sum() == len(cut[2])
+    for a, b in zip(full, cut, strict=True):
+        np.testing.assert_array_equal(a[before], b)

@@ -6,10 +6,12 @@ import numpy as np
 from sklearn.metrics import roc_auc_score
 
 from tui_bot.clock import FakeClock
-from tui_bot.engine.features import bootstrap_dataset
 from tui_bot.engine.model import labels, train_model
-from tui_bot.engine.training import HORIZON, MIN_RETURN
+from tui_bot.engine.outcome import ExitRules
+from tui_bot.engine.training import MIN_RETURN, history_samples
 from tui_bot.exchange.sim import SimExchange, sim_start_time
+
+RULES = ExitRules(2.0, 3.0, 1800, 300, fee_pct=0.1, slippage_bps=5.0)  # the shipped defaults
 
 
 async def history(seed: int, symbols: int = 20, candles: int = 1000) -> np.ndarray:
@@ -22,9 +24,9 @@ async def history(seed: int, symbols: int = 20, candles: int = 1000) -> np.ndarr
 async def test_model_beats_chance_on_later_unseen_candles() -> None:
     data = await history(seed=11)
     train, test = data[:, :700], data[:, 700:]  # time-ordered: the test is the future
-    X, outcome, _ = bootstrap_dataset(train[:, :, 4], train[:, :, 5], horizon=HORIZON)
+    X, outcome, _ = history_samples(train, RULES)
     model = train_model(X, labels(outcome, MIN_RETURN))
-    X_test, outcome_test, _ = bootstrap_dataset(test[:, :, 4], test[:, :, 5], horizon=HORIZON)
+    X_test, outcome_test, _ = history_samples(test, RULES)
     y_test = labels(outcome_test, MIN_RETURN)
     auc = roc_auc_score(y_test, model.predict_proba(X_test))
     # ~4,800 held-out rows: chance gives 0.5 +- ~0.01; the structure gives ~0.58

@@ -24,6 +24,7 @@ SETTINGS = [
     "--set", "risk.min_probability=0.5",
     "--set", "scan.top_n=10",
     "--set", "scan.cache_duration=60",
+    "--set", "ml.require_edge=false",  # orders are the subject; the edge gate has its own tests
 ]  # fmt: skip
 
 

@@ -289,10 +289,10 @@ async def _train(settings: Settings) -> int:
         if model is None:
             print("tui-bot: training failed; see the alerts above", file=sys.stderr)
             return 1
-        m = model.metrics
+        m, edge = model.metrics, runtime.engine.edge()
         print(
-            f"trained {model.kind} on {m.samples} samples: AUC {m.auc:.3f}, "
-            f"accuracy {m.accuracy:.3f}, log loss {m.log_loss:.3f}"
+            f"trained {model.kind} on {m.samples} samples: {edge.verdict}: {edge.reason}; "
+            f"log loss {m.log_loss:.3f} vs {m.constant_log_loss:.3f} for a constant"
         )
     finally:
         await runtime.close()

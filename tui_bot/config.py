@@ -183,6 +183,9 @@ SCHEMA: tuple[KeySpec, ...] = (
          (100, 1000000)),
     _key("ml", "saved_samples", int, 5000,
          "Training samples saved to disk (at most max_samples_in_memory)", "", (10, 1000000)),
+    _key("ml", "require_edge", bool, True,
+         "Open no position until the model shows an edge (AUC interval above 0.5 and a positive "
+         "expectancy after fees); exits keep working"),
     _key("risk", "stop_loss_pct", float, 2.0, "Stop loss below the entry price", "%", (0.1, 50)),
     _key("risk", "take_profit_pct", float, 3.0, "Take profit above the entry price", "%",
          (0.1, 100)),
@@ -269,6 +272,7 @@ class MLSettings:
     training_interval_hours: float
     max_samples_in_memory: int
     saved_samples: int
+    require_edge: bool
 
 
 @dataclass(frozen=True)

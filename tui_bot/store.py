@@ -394,6 +394,13 @@ class Store:
             (data, count, now),
         )
 
+    def trade_totals(self) -> tuple[int, int, float]:
+        """(closed trades, of them won, their net PnL in the stake currency), all time."""
+        row = self._db.execute(
+            "SELECT COUNT(*), COALESCE(SUM(pnl > 0), 0), COALESCE(SUM(pnl), 0.0) FROM trades"
+        ).fetchone()
+        return int(row[0]), int(row[1]), float(row[2])
+
     def load_samples(self) -> bytes | None:
         row = self._db.execute("SELECT data FROM samples WHERE id = 1").fetchone()
         return bytes(row[0]) if row else None

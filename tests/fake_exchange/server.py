@@ -929,6 +929,7 @@ def bot_config(server: FakeBinance, mode: str = "paper", **sections: dict[str, A
         "exchange": {"name": "binance", "mode": mode, "ccxt_config": server.ccxt_config()},
         "scan": {"top_n": 8, "candles": 120},
         "risk": {"min_probability": 0.5},
+        "ml": {"require_edge": False},  # these runs are about orders; the gate has its own tests
     }
     for section, values in sections.items():
         table[section] = {**table.get(section, {}), **values}

@@ -15,7 +15,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from tui_bot.engine.training import HORIZON, MIN_RETURN
+from tui_bot.engine.outcome import trade_outcomes
+from tui_bot.engine.validation import EDGE, auc, auc_interval, block_length
 from tui_bot.exchange.base import timeframe_seconds
 from tui_bot.market.files import PRICE_CLOSE, PRICE_OPEN, CandleFile
 
@@ -197,41 +198,49 @@ def _values(run: BacktestRun) -> list[float]:
 # -- out-of-sample AUC ----------------------------------------------------------------------------
 
 
-def oos_outcomes(run: BacktestRun) -> tuple[np.ndarray, np.ndarray]:
-    """(probabilities, labels) of the predictions whose outcome the data resolves.
+def oos_outcomes(run: BacktestRun) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(probabilities, labels, times in ms) of the predictions whose outcome the data resolves.
 
     A prediction made at data time t is about the last candle closed by t (open time
-    <= t - timeframe); its label is the model's training label: close HORIZON candles later /
-    that close - 1 > MIN_RETURN. Predictions whose horizon runs past the data, NaN ones and
-    ones about a pair without candles are dropped.
+    <= t - timeframe); its label is the model's training label: the tradeable outcome of a
+    signal on that candle (engine.outcome, with the run's rules) made money after fees.
+    Predictions whose horizon runs past the data or over a gap, NaN ones and ones about a pair
+    without candles are dropped.
     """
     tf_ms = timeframe_seconds(run.timeframe) * 1000
-    probabilities, labels = [], []
+    probabilities, labels, when = [], [], []
     for pair, (times, probability) in run.predictions.by_pair().items():
         candles = run.closes.get(pair)
-        if candles is None or len(candles) <= HORIZON:
+        if candles is None or len(candles) == 0:
             continue
         index = np.searchsorted(candles.times, times - tf_ms, side="right") - 1
-        keep = (index >= 0) & (index + HORIZON < len(candles))
-        index = index[keep]
-        close = candles.prices[:, PRICE_CLOSE].astype(np.float64)
-        outcome = close[index + HORIZON] / close[index] - 1.0
-        probabilities.append(probability[keep])
-        labels.append((outcome > MIN_RETURN).astype(np.int8))
+        keep = index >= 0
+        out = trade_outcomes(candles.candles, run.rules, index[keep])
+        known = out.known
+        probabilities.append(probability[keep][known])
+        labels.append(out.win[known])
+        when.append(times[keep][known])
     if not probabilities:
-        return np.empty(0), np.empty(0, dtype=np.int8)
-    return np.concatenate(probabilities), np.concatenate(labels)
+        return np.empty(0), np.empty(0, dtype=np.int8), np.empty(0, dtype=np.int64)
+    return np.concatenate(probabilities), np.concatenate(labels), np.concatenate(when)
 
 
 def oos_auc(run: BacktestRun) -> tuple[float | None, int]:
     """ROC AUC of the predictions against their label (see oos_outcomes), and the rows scored;
     None when fewer than two classes occur."""
-    probabilities, labels = oos_outcomes(run)
+    probabilities, labels, _ = oos_outcomes(run)
     if len(np.unique(labels)) < 2:
         return None, len(labels)
-    from sklearn.metrics import roc_auc_score  # here: only the scoring needs scikit-learn
+    return _finite(auc(labels, probabilities)), len(labels)
 
-    return _finite(float(roc_auc_score(labels, probabilities))), len(labels)
+
+def oos_interval(run: BacktestRun) -> tuple[float | None, float | None]:
+    """The out-of-sample AUC's 95 % block-bootstrap interval (blocks of overlapping labels)."""
+    probabilities, labels, times = oos_outcomes(run)
+    order = np.argsort(times, kind="stable")
+    block = block_length(times, run.rules.horizon)
+    low, high = auc_interval(labels[order], probabilities[order], block)
+    return _finite(low), _finite(high)
 
 
 # -- the JSON object ------------------------------------------------------------------------------
@@ -288,14 +297,36 @@ def per_exit_reason(run: BacktestRun) -> list[dict[str, Any]]:
 
 
 def model_json(run: BacktestRun) -> dict[str, Any]:
-    auc, rows = oos_auc(run)
+    """The model's figures. validation_*: the bootstrap model's walk-forward folds on the
+    warm-up; oos_*: every prediction of the run scored on its tradeable outcome; live_*: the
+    engine's live record at the end (its last resolved predictions, as the dashboard shows)."""
+    oos, rows = oos_auc(run)
+    v, live = run.validation, run.live
     return {
         "kind": run.model_kind,
         "retrains": int(run.retrains),
         "validation_auc": _finite(run.validation_auc),
-        "oos_auc": auc,
+        "validation_auc_ci": _pair(v.auc_low, v.auc_high) if v else None,
+        "validation_rows": v.validation_rows if v else 0,
+        "validation_expectancy_pct": _finite(v.expectancy_pct) if v else None,
+        "oos_auc": oos,
+        "oos_auc_ci": _pair(*oos_interval(run)),
         "oos_rows": rows,
+        "log_loss": _finite(v.log_loss) if v else None,
+        "constant_log_loss": _finite(v.constant_log_loss) if v else None,
+        "live_auc": live.auc,
+        "live_auc_ci": _pair(live.auc_low, live.auc_high),
+        "live_rows": live.rows,
+        "verdict": run.verdict,
+        "verdict_reason": run.verdict_reason,
+        "require_edge": run.require_edge,
+        "label": run.rules.describe(),
     }
+
+
+def _pair(low: float | None, high: float | None) -> list[float] | None:
+    low, high = _finite(low), _finite(high)
+    return None if low is None or high is None else [low, high]
 
 
 def report_json(run: BacktestRun) -> dict[str, Any]:
@@ -334,23 +365,21 @@ def _when(iso: str) -> str:
     return iso.replace("T", " ")[:16]
 
 
-def auc_meaning(auc: float | None, positives: int, negatives: int) -> str:
-    """A plain sentence on what an out-of-sample AUC says, with the noise of its sample size:
-    twice the standard error of an AUC of 0.5 (Hanley & McNeil). The labels of consecutive
-    candles share HORIZON - 1 of their HORIZON candles, so only one row in HORIZON counts as
-    independent."""
+def auc_meaning(auc: float | None, low: float | None, high: float | None) -> str:
+    """A plain sentence on what an out-of-sample AUC says, read off its 95 % interval (a block
+    bootstrap: overlapping labels are not independent evidence)."""
     if auc is None:
         return "not measurable: no resolved predictions with both outcomes"
-    pos, neg = max(positives / HORIZON, 1.0), max(negatives / HORIZON, 1.0)
-    noise = 2 * math.sqrt((pos + neg + 1) / (12 * pos * neg))
-    rows = positives + negatives
-    if abs(auc - 0.5) <= noise:
-        return f"{auc:.2f}: no better than chance (0.5 +- {noise:.3f} on {rows:,} overlapping rows)"
-    if auc < 0.5:
-        return f"{auc:.2f}: worse than chance: the model ranks the outcomes the wrong way round"
+    if low is None or high is None:
+        return f"{auc:.3f}, too few rows of one outcome for an interval: no verdict"
+    ci = f"{auc:.3f} (95 % interval {low:.3f}-{high:.3f})"
+    if low <= 0.5 <= high:
+        return f"{ci}: no better than chance"
+    if high < 0.5:
+        return f"{ci}: worse than chance: the model ranks the outcomes the wrong way round"
     if auc < 0.55:
-        return f"{auc:.2f}: better than chance, but a weak edge; fees can eat it"
-    return f"{auc:.2f}: a real edge over chance on this data"
+        return f"{ci}: better than chance, but a weak edge; fees can eat it"
+    return f"{ci}: a real edge over chance on this data"
 
 
 def _table(headers: tuple[str, ...], rows: list[tuple[str, ...]]) -> list[str]:
@@ -444,25 +473,46 @@ def _verdict(s: dict[str, Any], currency: str) -> str:
 
 
 def _model_block(run: BacktestRun, model: dict[str, Any]) -> list[str]:
-    auc, rows = model["oos_auc"], model["oos_rows"]
-    positives = int(oos_outcomes(run)[1].sum())
     if run.model_kind is None:
         trained = "no model was trained (too little warm-up data?)"
     else:
-        trained = f"{run.model_kind}, trained {run.retrains} time(s) on data time"
-    validation = "-" if run.validation_auc is None else f"{run.validation_auc:.3f}"
-    return [
-        "Model",
-        f"  {trained}",
-        f"  validation AUC (the bootstrap model, on the newest 20 % of the warm-up): {validation}",
-        *textwrap.wrap(
-            f"out-of-sample AUC over {rows:,} predictions scored on outcomes unknown when made: "
-            f"{auc_meaning(auc, positives, rows - positives)}",
-            WIDTH,
-            initial_indent="  ",
-            subsequent_indent="    ",
-        ),
+        trained = f"{run.model_kind}, trained {run.retrains + 1} time(s) on data time"
+    low, high = model["oos_auc_ci"] or (None, None)
+    lines = [
+        f"learns: {model['label']}",
+        f"validation (the first model, walk-forward folds on the warm-up): {_validation(run)}",
+        f"out-of-sample AUC over {model['oos_rows']:,} predictions scored on outcomes unknown "
+        f"when made: {auc_meaning(model['oos_auc'], low, high)}",
+        f"verdict: {run.verdict} ({run.verdict_reason})",
     ]
+    if run.require_edge and run.verdict != EDGE:
+        lines.append(
+            "ml.require_edge kept the bot out of new positions while the model showed no edge; "
+            "--set ml.require_edge=false shows how it would have traded"
+        )
+    wrapped = [
+        w
+        for line in lines
+        for w in textwrap.wrap(line, WIDTH, initial_indent="  ", subsequent_indent="    ")
+    ]
+    return ["Model", f"  {trained}", *wrapped]
+
+
+def _validation(run: BacktestRun) -> str:
+    v = run.validation
+    if v is None or v.validation_rows == 0:
+        return "not validated"
+    ci = "" if not math.isfinite(v.auc_low) else f" ({v.auc_low:.3f}-{v.auc_high:.3f})"
+    expectancy = (
+        "no held-out trade above the entry threshold"
+        if v.validation_trades == 0
+        else f"the entry rule's {v.validation_trades:,} held-out trades {v.expectancy_pct:+.3f} "
+        f"% a trade after fees (every row: {v.base_expectancy_pct:+.3f} %)"
+    )
+    return (
+        f"AUC {v.auc:.3f}{ci} over {v.validation_rows:,} rows in {v.folds} folds, log loss "
+        f"{v.log_loss:.4f} vs {v.constant_log_loss:.4f} for a constant; {expectancy}"
+    )
 
 
 def report_text(run: BacktestRun) -> str:

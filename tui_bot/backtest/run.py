@@ -27,9 +27,10 @@ from tui_bot.clock import JumpingClock
 from tui_bot.config import ConfigError, Settings, key_spec
 from tui_bot.engine.cycle import Engine
 from tui_bot.engine.executor import INSTANCE_KEY
-from tui_bot.engine.model import InlineTrainer
+from tui_bot.engine.live_record import LiveFigures
+from tui_bot.engine.model import InlineTrainer, ModelMetrics
 from tui_bot.engine.monitor import TimingStats
-from tui_bot.engine.outcome import check_candles
+from tui_bot.engine.outcome import ExitRules, check_candles
 from tui_bot.engine.snapshot import PHASES
 from tui_bot.engine.training import ModelManager
 from tui_bot.exchange.backtest import BacktestExchange
@@ -88,6 +89,12 @@ class BacktestRun:
     model_kind: str | None
     retrains: int  # trainings after the bootstrap
     validation_auc: float | None  # the bootstrap model's (retrains are scored by oos_auc)
+    validation: ModelMetrics | None  # the bootstrap model's walk-forward figures
+    live: LiveFigures  # the engine's live record at the end: predictions scored as they resolved
+    verdict: str  # the engine's verdict at the end (EDGE | NO EDGE | NOT ENOUGH DATA)
+    verdict_reason: str
+    rules: ExitRules  # the trade a label (and a fill) describes
+    require_edge: bool  # ml.require_edge: no new position while the model shows no edge
     seconds: float
     cycle_ms: float  # the engine's mean cycle, its model trainings left out
     phase_ms: dict[str, float]  # phase -> its mean time a cycle (ml_training: a training)
@@ -160,6 +167,7 @@ def run_backtest(
     auc = replay.first_auc
     monitor = replay.engine.monitor
     retraining = monitor.total("phase.ml_training")
+    edge = replay.engine.edge()
     return BacktestRun(
         start_ms=timeline.start_ms,
         end_ms=timeline.end_ms,
@@ -178,6 +186,12 @@ def run_backtest(
         model_kind=model.kind if model is not None else None,
         retrains=max(0, replay.trainings - 1),
         validation_auc=auc if auc is not None and math.isfinite(auc) else None,
+        validation=replay.first_metrics,
+        live=replay.engine.live.figures(),
+        verdict=edge.verdict,
+        verdict_reason=edge.reason,
+        rules=replay.engine.rules,
+        require_edge=settings.ml.require_edge,
         seconds=time.perf_counter() - started,
         cycle_ms=(monitor.total("cycle") - retraining) * 1000 / max(1, replay.cycles),
         training_seconds=monitor.total("ml.bootstrap") + retraining,
@@ -230,6 +244,7 @@ class _Replay:
         self.cycles = 0
         self.trainings = 0
         self.first_auc: float | None = None  # the bootstrap model's validation AUC
+        self.first_metrics: ModelMetrics | None = None
         self.equity: list[tuple[int, float]] = []
         self.predictions = PredictionLog([f.symbol for f in files], len(timeline.cycle_times()))
         self.problems: list[str] = []
@@ -267,7 +282,8 @@ class _Replay:
         model = self.engine.models.model
         if model is not None and model is not last:
             self.trainings += 1
-            if self.first_auc is None:
+            if self.first_metrics is None:
+                self.first_metrics = model.metrics
                 self.first_auc = model.metrics.auc
         return model
 

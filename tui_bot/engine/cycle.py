@@ -18,9 +18,12 @@ import numpy as np
 from tui_bot.clock import Clock
 from tui_bot.engine import commands as cmd
 from tui_bot.engine.caches import BoundedCache, TimedCache
+from tui_bot.engine.edge import Edge, TradeTotals, block_reason, model_edge, model_info
 from tui_bot.engine.executor import Executor, round_amount
+from tui_bot.engine.live_record import LiveRecord
 from tui_bot.engine.model import Trainer
 from tui_bot.engine.monitor import Monitor
+from tui_bot.engine.outcome import exit_rules
 from tui_bot.engine.positions import exit_reason, market_value, view
 from tui_bot.engine.reconcile import (
     Holding,
@@ -40,10 +43,10 @@ from tui_bot.engine.risk import (
 )
 from tui_bot.engine.scanner import MarketScanner, ScanOptions, ScanResult, market_patterns
 from tui_bot.engine.signals import SignalGenerator, Signals
-from tui_bot.engine.snapshot import PHASES, Alert, ModelInfo, Opportunity, Snapshot, UnmanagedView
+from tui_bot.engine.snapshot import PHASES, Alert, Opportunity, Snapshot, UnmanagedView
 from tui_bot.engine.training import ModelManager
 from tui_bot.errors import StorageError
-from tui_bot.exchange.base import Exchange
+from tui_bot.exchange.base import Exchange, timeframe_seconds
 from tui_bot.exchange.errors import AuthenticationError, ClockSkew, ExchangeError
 from tui_bot.redact import redact
 from tui_bot.store import Store
@@ -54,6 +57,7 @@ HISTORY_CANDLES = 1000
 BOOTSTRAP_SAMPLES = 1000
 EQUITY_HISTORY = 120  # points of the equity curve a snapshot carries
 PNL_TRADES = 200  # the closed trades whose average win and loss size the next ones
+LIVE_REFRESH = 200  # resolved predictions between two updates of the live figures (a bootstrap)
 
 
 @dataclass
@@ -115,6 +119,11 @@ class Engine:
                 ml.saved_samples,
             )
         self.models = models
+        self.rules = exit_rules(settings, timeframe_seconds(settings.scan.timeframe))
+        self.models.set_rules(self.rules, settings.risk.min_probability)
+        self.live = LiveRecord(self.rules, settings.risk.min_probability, refresh_rows=LIVE_REFRESH)
+        self._blocking = False  # ml.require_edge keeps the bot out of new positions
+        self._totals = TradeTotals(*store.trade_totals())
         recent = (Alert(*row) for row in store.recent_alerts(20))  # newest first
         self.alerts: deque[Alert] = deque(recent, maxlen=100)  # the pane survives a restart
         self.paused = False
@@ -263,6 +272,9 @@ class Engine:
         ml = settings.ml
         self.prediction_cache.reconfigure(ml.prediction_cache_size, ml.prediction_cache_duration)
         self.signals.precision = ml.cache_key_precision
+        self.rules = exit_rules(settings, timeframe_seconds(settings.scan.timeframe))
+        self.models.set_rules(self.rules, settings.risk.min_probability)
+        self.live.set_rules(self.rules, settings.risk.min_probability)
         self.monitor.slow_seconds = settings.monitor.slow_operation_seconds
         self.alert("info", "settings", "settings applied")
 
@@ -463,6 +475,9 @@ class Engine:
         if result.status == "filled":
             self._state.orders_placed += 1
         if result.trade is not None:
+            pnl = result.trade.pnl
+            t = self._totals
+            self._totals = TradeTotals(t.trades + 1, t.wins + (pnl > 0), t.net_pnl + pnl)
             self.models.add_trade(position.features, result.trade.pnl_pct / 100, self.clock.now())
             note = f"; {result.note}" if result.note else ""  # e.g. the dust the sell left
             self.alert(
@@ -536,8 +551,21 @@ class Engine:
 
     async def signal_generation(self) -> None:
         self._state.signals = None  # should this fail, the last cycle's signals must not be used
-        if self._state.scan is not None:
-            self._state.signals = self.signals.generate(self._state.scan, self.models.model)
+        scan = self._state.scan
+        if scan is None:
+            return
+        signals = self._state.signals = self.signals.generate(scan, self.models.model)
+        self._record_predictions(scan, signals)
+
+    def _record_predictions(self, scan: ScanResult, signals: Signals) -> None:
+        """Every prediction goes to the live record; those whose horizon has passed are scored
+        and, unless a trade already brings its own outcome, become training samples."""
+        untraded = [row for row in self.live.resolve(scan.candles) if not row.traded]
+        self.models.add_outcomes(untraded, self.rules.timeframe_seconds)
+        signal_ms = [int(scan.candles[s][-1, 0]) for s in signals.symbols]
+        self.live.record(
+            self.clock.now(), signals.symbols, signal_ms, signals.probabilities, signals.features
+        )
 
     async def risk_management(self) -> None:
         self._state.opportunities = ()  # should this fail, nothing is bought on old decisions
@@ -550,6 +578,7 @@ class Engine:
         ]
         risk = self.settings.risk
         default_ratio = risk.take_profit_pct / risk.stop_loss_pct
+        no_edge = self._edge_block()
         pnls = self._recent_pnls()
         opportunities = evaluate(
             candidates,
@@ -562,9 +591,31 @@ class Engine:
             _limits(self.settings),
             blocked=self.executor.trading_blocked
             or ("balance unreadable" if self.balance_stale else None)
-            or ("the database cannot be written" if self.storage_problem else None),
+            or ("the database cannot be written" if self.storage_problem else None)
+            or no_edge,
         )
         self._state.opportunities = tuple(opportunities)
+
+    def edge(self) -> Edge:
+        return model_edge(self.models.model, self.live.figures())
+
+    def _edge_block(self) -> str | None:
+        """The reason no position may open while ml.require_edge is on and the model has not
+        shown an edge; said in Alerts when it starts and when it ends."""
+        edge = self.edge()
+        blocking = self.settings.ml.require_edge and not edge.shown
+        if blocking != self._blocking:
+            self._blocking = blocking
+            if blocking:
+                self.alert(
+                    "warning",
+                    "model",
+                    f"no new positions: {block_reason(edge)} ({edge.verdict}: {edge.reason}); "
+                    "exits keep working (ml.require_edge)",
+                )
+            else:
+                self.alert("info", "model", f"new positions allowed again: {edge.reason}")
+        return block_reason(edge) if blocking else None
 
     def _recent_pnls(self) -> deque[float]:
         """The last PNL_TRADES trades' pnl %, newest first; only the trades added since the last
@@ -573,6 +624,7 @@ class Engine:
         if last != self._pnls_through:
             added = self.store.trades(PNL_TRADES, after_id=self._pnls_through)  # newest first
             self._pnls.extendleft(t.pnl_pct for t in reversed(added))
+
             self._pnls_through = last
         return self._pnls
 
@@ -603,6 +655,7 @@ class Engine:
             )
             if result.status == "filled":
                 self._state.orders_placed += 1
+                self.live.mark_traded(opp.symbol, int(self._state.scan.candles[opp.symbol][-1, 0]))
 
     async def ml_training(self) -> None:
         self._retrain = False
@@ -683,14 +736,16 @@ class Engine:
             orders_placed=self._state.orders_placed,
             alerts=tuple(islice(self.alerts, 20)),
             timings=self.monitor.stats(),
-            model=ModelInfo(
-                trained_at=model.trained_at if model else None,
-                samples=len(self.models.samples),
-                auc=model.metrics.auc if model else None,
-                accuracy=model.metrics.accuracy if model else None,
-                kind=model.kind if model else None,
-                samples_bytes=self.models.samples.nbytes,
-                samples_saved_bytes=self.models.saved_bytes,
+            model=model_info(
+                model,
+                len(self.models.samples),
+                self.models.samples.nbytes,
+                self.models.saved_bytes,
+                self.models.label,
+                self.live.figures(),
+                self.edge(),
+                self._totals,
+                self._blocking,
             ),
             phase=self.phase,
             paused=self.paused,

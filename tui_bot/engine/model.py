@@ -28,6 +28,7 @@ import numpy as np
 
 from tui_bot.engine.features import FEATURE_NAMES
 from tui_bot.engine.forest import CompiledForest, compile_forest
+from tui_bot.engine.validation import verdict, walk_forward
 from tui_bot.errors import StorageError
 from tui_bot.storage import os_error, prepare_dir
 
@@ -57,6 +58,36 @@ class ModelMetrics:
     log_loss: float
     samples: int
     train_seconds: float
+    # walk-forward validation (ValidationPlan); the defaults are what older model files lack
+    auc_low: float = float("nan")
+    auc_high: float = float("nan")
+    constant_log_loss: float = float("nan")
+    expectancy_pct: float = float("nan")  # the entry rule's held-out trades, after fees
+    base_expectancy_pct: float = float("nan")  # every held-out row: random entries
+    validation_rows: int = 0
+    validation_trades: int = 0
+    folds: int = 0
+    label: str = ""  # what the labels meant ("" in files from before the tradeable label)
+
+    @property
+    def verdict(self) -> str:
+        return verdict(
+            self.validation_rows, self.auc_low, self.expectancy_pct, self.validation_trades
+        )
+
+
+@dataclass(frozen=True)
+class ValidationPlan:
+    """How to validate on walk-forward folds: each row's tradeable outcome and time, the
+    label's horizon (the purge gap) and the entry rule's threshold."""
+
+    net_return: np.ndarray
+    times: np.ndarray
+    horizon_seconds: float
+    horizon_candles: int
+    threshold: float
+    label: str
+    folds: int = 4
 
 
 @dataclass
@@ -143,25 +174,64 @@ def train_model(
     random_state: int = 0,
     feature_names: tuple[str, ...] = FEATURE_NAMES,
     validate: bool = True,
+    plan: ValidationPlan | None = None,
 ) -> TrainedModel:
-    """Validate on the last 20 % of the (time-ordered) rows, then fit on all of them. Without
-    `validate` the validation fit is left out and its figures are NaN (the fitted model is the
-    same either way)."""
+    """Validate, then fit on all the (time-ordered) rows. With a `plan`: purged walk-forward
+    folds (validation.walk_forward); without: the last 20 % held out. Without `validate` the
+    validation fits are left out and their figures are NaN (the fitted model is the same)."""
     started = time.perf_counter()
     X, y = _checked_training_data(X, y, feature_names)
     nan = float("nan")
     with _few_threads(len(y)):
-        auc, accuracy, loss = _validate(X, y, kind, random_state) if validate else (nan,) * 3
+        if not validate:
+            figures: dict[str, Any] = {"auc": nan, "accuracy": nan, "log_loss": nan}
+        elif plan is None:
+            figures = _validate(X, y, kind, random_state)
+        else:
+            figures = _walk_forward(X, y, kind, random_state, plan)
         estimator = _make_estimator(kind, random_state)
         estimator.fit(X, y)
     metrics = ModelMetrics(
-        auc=auc,
-        accuracy=accuracy,
-        log_loss=loss,
         samples=len(y),
         train_seconds=time.perf_counter() - started,
+        label=plan.label if plan is not None else "",
+        **figures,
     )
     return TrainedModel(estimator, kind, feature_names, trained_at, metrics, prior_shift(y))
+
+
+def _walk_forward(
+    X: np.ndarray, y: np.ndarray, kind: str, random_state: int, plan: ValidationPlan
+) -> dict[str, Any]:
+    def fit_predict(X_fit: np.ndarray, y_fit: np.ndarray, X_test: np.ndarray) -> np.ndarray:
+        estimator = _make_estimator(kind, random_state)
+        estimator.fit(X_fit, y_fit)
+        return _probability(estimator, X_test, prior_shift(y_fit))
+
+    v = walk_forward(
+        X,
+        y,
+        plan.net_return,
+        plan.times,
+        fit_predict,
+        plan.horizon_seconds,
+        plan.horizon_candles,
+        plan.threshold,
+        plan.folds,
+    )
+    return {
+        "auc": v.auc,
+        "accuracy": float("nan"),  # the AUC, its interval and the log loss say more
+        "log_loss": v.log_loss,
+        "auc_low": v.auc_low,
+        "auc_high": v.auc_high,
+        "constant_log_loss": v.constant_log_loss,
+        "expectancy_pct": v.expectancy_pct,
+        "base_expectancy_pct": v.base_expectancy_pct,
+        "validation_rows": v.rows,
+        "validation_trades": v.trades,
+        "folds": v.folds,
+    }
 
 
 def prior_shift(y: np.ndarray) -> float:
@@ -217,22 +287,20 @@ def _make_estimator(kind: str, random_state: int) -> Any:
     raise ValueError(f"unknown model kind {kind!r}; expected one of {', '.join(MODEL_KINDS)}")
 
 
-def _validate(
-    X: np.ndarray, y: np.ndarray, kind: str, random_state: int
-) -> tuple[float, float, float]:
+def _validate(X: np.ndarray, y: np.ndarray, kind: str, random_state: int) -> dict[str, Any]:
     """(AUC, accuracy, log loss) on the newest 20 %, fitting on the oldest 80 %; NaN if unfit."""
     from sklearn.metrics import log_loss, roc_auc_score
 
     split = int(len(y) * (1.0 - VALIDATION_FRACTION))
     y_fit, y_val = y[:split], y[split:]
     if np.unique(y_fit).size < 2:
-        return float("nan"), float("nan"), float("nan")
+        return {"auc": float("nan"), "accuracy": float("nan"), "log_loss": float("nan")}
     estimator = _make_estimator(kind, random_state)
     estimator.fit(X[:split], y_fit)
     p = _probability(estimator, X[split:], prior_shift(y_fit))
     auc = float(roc_auc_score(y_val, p)) if np.unique(y_val).size == 2 else float("nan")
     accuracy = float(np.mean((p >= 0.5) == (y_val == 1)))
-    return auc, accuracy, float(log_loss(y_val, p, labels=[0, 1]))
+    return {"auc": auc, "accuracy": accuracy, "log_loss": float(log_loss(y_val, p, labels=[0, 1]))}
 
 
 def save_model(model: TrainedModel, path: Path) -> str:
@@ -311,6 +379,7 @@ class Trainer(Protocol):
         trained_at: float = 0.0,
         random_state: int = 0,
         validate: bool = True,
+        plan: ValidationPlan | None = None,
     ) -> TrainedModel: ...
 
     def close(self) -> None: ...
@@ -327,9 +396,16 @@ class InlineTrainer:
         trained_at: float = 0.0,
         random_state: int = 0,
         validate: bool = True,
+        plan: ValidationPlan | None = None,
     ) -> TrainedModel:
         return train_model(
-            X, y, kind=kind, trained_at=trained_at, random_state=random_state, validate=validate
+            X,
+            y,
+            kind=kind,
+            trained_at=trained_at,
+            random_state=random_state,
+            validate=validate,
+            plan=plan,
         )
 
     def close(self) -> None:
@@ -350,6 +426,7 @@ class ProcessTrainer:
         trained_at: float = 0.0,
         random_state: int = 0,
         validate: bool = True,
+        plan: ValidationPlan | None = None,
     ) -> TrainedModel:
         job = partial(
             train_model,
@@ -359,6 +436,7 @@ class ProcessTrainer:
             trained_at=trained_at,
             random_state=random_state,
             validate=validate,
+            plan=plan,
         )
         return await self._run(job)
 

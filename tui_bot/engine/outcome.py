@@ -159,23 +159,27 @@ def _first_exit(
     candles: np.ndarray, base: np.ndarray, stop: np.ndarray, take: np.ndarray, rules: ExitRules
 ) -> tuple[np.ndarray, np.ndarray]:
     """For each signal at `base`: the candle index whose open the sell fills at, and why."""
-    m = rules.check_candles
+    m, checks = rules.check_candles, rules.checks
     exit_at = np.full(len(base), -1, dtype=np.int64)
     why = np.full(len(base), -1, dtype=np.int8)
-    for k in range(1, rules.checks + 1):
+    for k in range(1, checks + 1):
         first, last = base + 1 + (k - 1) * m, base + k * m  # candles closed since the last check
-        window = first[:, None] + np.arange(m)
-        low = candles[window, _LOW].min(axis=1)
-        high = candles[window, _HIGH].max(axis=1)
+        if m == 1:
+            low, high = candles[first, _LOW], candles[first, _HIGH]
+        else:
+            window = first[:, None] + np.arange(m)
+            low = candles[window, _LOW].min(axis=1)
+            high = candles[window, _HIGH].max(axis=1)
         close = candles[last, _CLOSE]  # the ticker's last price at the check
-        open_ = exit_at < 0
         hit = np.where(
             np.minimum(low, close) <= stop,
             0,
-            np.where(np.maximum(high, close) >= take, 1, 2 if k == rules.checks else -1),
+            np.where(np.maximum(high, close) >= take, 1, 2 if k == checks else -1),
         )
-        now = open_ & (hit >= 0)
+        now = (exit_at < 0) & (hit >= 0)
         exit_at[now], why[now] = last[now] + 1, hit[now]
+        if (exit_at >= 0).all():
+            break
     return exit_at, why
 
 

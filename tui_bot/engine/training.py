@@ -4,30 +4,35 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
 
 from tui_bot.clock import Clock
-from tui_bot.engine.features import FEATURE_NAMES, bootstrap_dataset
+from tui_bot.engine.features import FEATURE_NAMES, history_features
+from tui_bot.engine.indicators import compute_indicators
+from tui_bot.engine.live_record import Resolved
 from tui_bot.engine.model import (
     MIN_TRAINING_ROWS,
     ModelLoadError,
     TrainedModel,
     Trainer,
+    ValidationPlan,
     check_model_file,
     labels,
     load_model,
     save_model,
 )
+from tui_bot.engine.outcome import ExitRules, trade_outcomes
 from tui_bot.engine.samples import SampleBuffer
 from tui_bot.store import Store
 
 log = logging.getLogger(__name__)
 AlertFn = Callable[[str, str, str], None]
-MIN_RETURN = 0.0  # a sample is a win when its outcome (after fees, for trades) is positive
-HORIZON = 6  # candles ahead for history-derived labels
+MIN_RETURN = 0.0  # a sample is a win when its tradeable outcome, after fees, is positive
+HISTORY_WARMUP = 40  # candles before the first labelled one: the indicators need them
+SAMPLES_LABEL_KEY = "samples_label"  # the store's note of what the saved samples' outcomes mean
 
 
 class ModelManager:
@@ -56,6 +61,16 @@ class ModelManager:
         self.samples = SampleBuffer(len(FEATURE_NAMES), capacity)
         self.model: TrainedModel | None = None
         self.saved_bytes = 0  # size of the persisted samples, on disk
+        self.rules: ExitRules | None = None  # the trade a label describes (set_rules)
+        self.threshold = 0.55  # the entry rule's probability, for the validation's expectancy
+
+    def set_rules(self, rules: ExitRules, threshold: float) -> None:
+        """The bot's exit rules and costs (labels), and its entry threshold (validation)."""
+        self.rules, self.threshold = rules, threshold
+
+    @property
+    def label(self) -> str:
+        return "" if self.rules is None else self.rules.describe()
 
     def load(self) -> bool:
         """Load the saved model and samples. A bad file is an alert, never a crash; a directory
@@ -69,10 +84,19 @@ class ModelManager:
             return False
         recorded, sha = meta
         try:
-            self.model = load_model(self._resolve(recorded), sha)
+            model = load_model(self._resolve(recorded), sha)
         except ModelLoadError as e:
             self.alert("error", "model", f"{e}; retraining")
             return False
+        if model.metrics.label != self.label:
+            self.alert(
+                "info",
+                "model",
+                "the saved model learned another label (an older version, or other exits and "
+                "costs): retraining on the trade the bot makes now",
+            )
+            return False
+        self.model = model
         return True
 
     def _folder(self) -> Path:
@@ -89,6 +113,14 @@ class ModelManager:
         data = self.store.load_samples()
         if data is None:
             return
+        if self.store.get_state(SAMPLES_LABEL_KEY) != self.label:
+            self.alert(
+                "info",
+                "samples",
+                "saved samples were labelled by another rule (an older version, or other exits "
+                "and costs): starting from candle history instead",
+            )
+            return
         self.saved_bytes = len(data)
         try:
             self.samples = SampleBuffer.from_bytes(data, self.samples.capacity)
@@ -96,16 +128,29 @@ class ModelManager:
             self.alert("warning", "samples", f"saved samples unreadable ({e}); starting empty")
 
     def add_history(self, candles: list[np.ndarray]) -> int:
-        """Label every candle of the given history and add it as samples; returns rows added."""
+        """Label every candle of the given history with its tradeable outcome and add it as
+        samples (time = the signal candle's close); returns rows added."""
+        if self.rules is None:
+            raise RuntimeError("ModelManager.set_rules first: labels need the exit rules")
         length = min((len(c) for c in candles), default=0)
-        if length < 80:
+        if length < HISTORY_WARMUP + self.rules.horizon + 40:
             return 0
         stacked = np.stack([c[-length:] for c in candles])
-        X, outcome, t = bootstrap_dataset(stacked[:, :, 4], stacked[:, :, 5], horizon=HORIZON)
-        times = stacked[0, t.astype(int), 0] / 1000.0
-        order = np.argsort(times, kind="stable")
-        self.samples.add(X[order], outcome[order], times[order])
+        X, outcome, times = history_samples(stacked, self.rules)
+        self.samples.add(X, outcome, times)
         return len(X)
+
+    def add_outcomes(self, rows: Sequence[Resolved], timeframe_seconds: int) -> None:
+        """Resolved predictions (the live record's) as samples, timed at their signal candle's
+        close like the history's."""
+        rows = [r for r in rows if len(r.features) == len(FEATURE_NAMES)]
+        if not rows:
+            return
+        self.samples.add(
+            np.asarray([r.features for r in rows], dtype=np.float32),
+            np.asarray([r.net_return for r in rows], dtype=np.float32),
+            np.asarray([r.signal_ms / 1000 + timeframe_seconds for r in rows]),
+        )
 
     def add_trade(self, features: tuple[float, ...], outcome: float, time: float) -> None:
         if len(features) != len(FEATURE_NAMES):
@@ -130,7 +175,7 @@ class ModelManager:
         try:
             validate = self.validate_retrains or self.model is None
             model = await self.trainer.train(
-                X.copy(), y, self.kind, self.clock.now(), validate=validate
+                X.copy(), y, self.kind, self.clock.now(), validate=validate, plan=self._plan()
             )
         except (ValueError, RuntimeError) as e:
             self.alert("error", "model", f"training failed: {e}")
@@ -138,6 +183,19 @@ class ModelManager:
         self.model = model
         self._persist(model)
         return model
+
+    def _plan(self) -> ValidationPlan | None:
+        if self.rules is None:
+            return None
+        rules = self.rules
+        return ValidationPlan(
+            net_return=self.samples.outcome.astype(np.float64),
+            times=self.samples.time.copy(),
+            horizon_seconds=rules.horizon * rules.timeframe_seconds,
+            horizon_candles=rules.horizon,
+            threshold=self.threshold,
+            label=rules.describe(),
+        )
 
     def _persist(self, model: TrainedModel) -> None:
         if self.model_path is None:
@@ -155,3 +213,27 @@ class ModelManager:
         data = self.samples.to_bytes(self.saved_samples)
         self.saved_bytes = len(data)
         self.store.save_samples(data, min(self.saved_samples, len(self.samples)), self.clock.now())
+        self.store.set_state(SAMPLES_LABEL_KEY, self.label)
+
+
+def history_samples(
+    candles: np.ndarray, rules: ExitRules, warmup: int = HISTORY_WARMUP
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Training rows from candles shaped (n_pairs, T, 6): the features at each closed candle
+    and the tradeable outcome of a signal on it; time = that candle's close, in seconds. Rows
+    in time order (then pair); rows whose outcome is unknown (the end, a gap) or whose
+    features are not finite are left out."""
+    close, volume = candles[:, :, 4], candles[:, :, 5]
+    features = history_features(compute_indicators(close, volume), close)
+    step_s = rules.timeframe_seconds
+    rows_X, rows_out, rows_t = [], [], []
+    for pair in range(len(candles)):
+        out = trade_outcomes(candles[pair], rules)
+        keep = out.known & np.isfinite(features[pair]).all(axis=1)
+        keep[:warmup] = False
+        rows_X.append(features[pair][keep])
+        rows_out.append(out.net_return[keep])
+        rows_t.append(candles[pair, keep, 0] / 1000.0 + step_s)
+    X, outcome, times = np.concatenate(rows_X), np.concatenate(rows_out), np.concatenate(rows_t)
+    order = np.argsort(times, kind="stable")
+    return X[order].astype(np.float32), outcome[order].astype(np.float32), times[order]

@@ -28,6 +28,7 @@ from tui_bot.tui.themes import DEFAULT_THEME, FALLBACK_THEME, load_themes, theme
 from tui_bot.tui.widgets.alerts import AlertsTable
 from tui_bot.tui.widgets.caches import CachesTable
 from tui_bot.tui.widgets.equity import EquityPane
+from tui_bot.tui.widgets.model import ModelPane
 from tui_bot.tui.widgets.opportunities import OpportunitiesTable
 from tui_bot.tui.widgets.positions import PositionsTable
 from tui_bot.tui.widgets.status_bar import StatusBar
@@ -48,6 +49,7 @@ TABS = {
     "caches": "Caches",
     "alerts": "Alerts",
     "timings": "Timings",
+    "model": "Model",
 }
 TAB_FOCUS = {
     "overview": "#positions",
@@ -55,6 +57,7 @@ TAB_FOCUS = {
     "caches": "#caches",
     "alerts": "#alerts",
     "timings": "#timings",
+    "model": "#model",
 }
 HELP = (
     ("p", "pause / resume the cycle (the running cycle finishes first)"),
@@ -129,12 +132,15 @@ class TuiBotApp(EngineHostApp):
                 id="status",
             )
             yield Tabs(*(Tab(label, id=f"tab-{name}") for name, label in TABS.items()), id="tabs")
+            # the grid (app.tcss) places them in this order, row by row
             with Container(id="panes", classes="-tab-overview"):
                 yield PositionsTable(id="positions", classes="pane tab-overview")
                 yield CachesTable(id="caches", classes="pane tab-caches")
+                yield EquityPane(id="equity", classes="pane tab-equity")
                 yield OpportunitiesTable(id="opportunities", classes="pane tab-overview")
                 yield TimingsTable(id="timings", classes="pane tab-timings")
-                yield EquityPane(id="equity", classes="pane tab-equity")
+                stake = self.settings.bot.stake_currency
+                yield ModelPane(stake, id="model", classes="pane tab-model")
                 yield AlertsTable(id="alerts", classes="pane tab-alerts")
         yield Footer()
 
@@ -189,6 +195,7 @@ class TuiBotApp(EngineHostApp):
             self.query_one(AlertsTable),
             self.query_one(TimingsTable),
             self.query_one(EquityPane),
+            self.query_one(ModelPane),
         ]
 
     def _restyle(self, theme: Theme) -> None:

@@ -1,4 +1,4 @@
-"""`?`: every key the dashboard answers to."""
+"""`?`: every key the dashboard answers to, and what the Model pane's verdict means."""
 
 from __future__ import annotations
 
@@ -14,9 +14,15 @@ EXTRA_KEYS = (
     ("tab / shift+tab", "move between panes"),
     ("↑ ↓ pgup pgdn", "move the selection in a pane (in Positions: the one c closes)"),
     ("← →", "scroll a wide pane sideways"),
-    ("1 … 5", "small terminals: the Overview, Equity, Caches, Alerts, Timings tabs"),
+    ("1 … 6", "small terminals: the Overview, Equity, Caches, Alerts, Timings, Model tabs"),
     ("ctrl+p", "command palette: every action by name, themes"),
     ("escape", "close this screen, cancel a dialog or the settings"),
+)
+MODEL_HELP = (
+    "Model pane: what the model learns, its validation (walk-forward) and live figures. "
+    "EDGE only when the AUC interval's low end is above 0.5 and the trades the entry rule "
+    "takes net more than nothing after fees; NO EDGE otherwise; NOT ENOUGH DATA when too few "
+    "rows are scored. With ml.require_edge a model without an edge opens no positions."
 )
 
 
@@ -39,6 +45,7 @@ class HelpScreen(ModalScreen[None]):
                     with Horizontal(classes="help-row"):
                         yield Label(key, classes="help-key", markup=False)
                         yield Label(text, classes="help-text", markup=False)
+            yield Label(MODEL_HELP, id="help-model", markup=False)
             yield Label("No action needs the mouse. escape closes this screen.", id="help-hint")
 
     def action_close(self) -> None:

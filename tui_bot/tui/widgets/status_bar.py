@@ -2,8 +2,9 @@
 
 When the terminal is narrow the less important parts go first. The mode marker, the equity (with
 its stale mark) and the engine's state stay. On the first line the exchange name, then the
-countdown, then the phase give way; on the second the model's details, then the SIMULATED tag
-next to equity (the mode marker says it already), then the drawdown.
+countdown, then the phase give way; on the second the model's details (its age, then the AUC
+interval behind its verdict, then the verdict), then the SIMULATED tag next to equity (the mode
+marker says it already), then the drawdown.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from textual.widgets import Label
 
 from tui_bot.engine.snapshot import Snapshot
 from tui_bot.tui import format as fmt
+from tui_bot.tui.widgets.model import interval_text, show_verdict_class
 
 MODE_CLASSES = {"SIMULATED": "mode-sim", "PAPER": "mode-paper", "LIVE": "mode-live"}
 PADDING = 2  # every label has one cell of padding on each side (app.tcss)
@@ -106,7 +108,9 @@ class StatusBar(Vertical):
         equity_text, model_text = first_fit(self._equity_options(s), self._width())
         equity = self._update("#status-equity", equity_text)
         equity.set_class(s.drawdown_pct > 0, "loss")
-        self._update("#status-model", model_text).display = bool(model_text)
+        model = self._update("#status-model", model_text)
+        model.display = bool(model_text)
+        show_verdict_class(model, s.model.verdict if s.model.trained_at is not None else None)
         self.refresh_state()
 
     def _width(self) -> int:
@@ -120,16 +124,24 @@ class StatusBar(Vertical):
         equity = f"equity {money}"
         tag = " (SIMULATED)" if s.mode == "SIMULATED" else ""
         drawdown = f"  drawdown {s.drawdown_pct:.2f}%"
-        if s.model.trained_at is None:
-            models = ["model: none yet", "no model"]
-        else:
-            auc = f"{s.model.auc:.3f}" if s.model.auc is not None else "-"
-            age = fmt.duration(s.time - s.model.trained_at)
-            models = [f"model {age} old, AUC {auc}", f"{age} old, AUC {auc}", f"AUC {auc}"]
+        models = self._model_options(s)
         options = [(equity + tag + drawdown, model) for model in models]
         options += [(equity + drawdown, models[-1]), (equity + drawdown, ""), (equity, "")]
         options.append((money, ""))
         return options
+
+    def _model_options(self, s: Snapshot) -> list[str]:
+        """The verdict with its AUC interval, never a bare AUC; fullest first."""
+        m = s.model
+        if m.trained_at is None:
+            return ["model: none yet", "no model"]
+        interval = interval_text(m.auc_low, m.auc_high)
+        verdict = f"{m.verdict} (AUC {interval})" if interval else m.verdict
+        age = fmt.duration(s.time - m.trained_at)
+        models = [f"model {age} old, {verdict}", f"{age} old, {verdict}", verdict, m.verdict]
+        if m.blocking:
+            models.insert(0, f"{models[0]}: no new positions")
+        return list(dict.fromkeys(models))  # without the interval two options are the same
 
     def _render_cycle(self, s: Snapshot) -> None:
         cycle, phase = f"cycle {s.cycle}", s.phase or "idle"
