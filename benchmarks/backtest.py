@@ -107,9 +107,12 @@ def more_pairs(files: list[CandleFile], pairs: int) -> list[CandleFile]:
 
 
 def settings_for(directory: Path, sizes: Sizes, stake: str) -> Settings:
-    return fixtures.settings_in(
-        directory, **{"bot.stake_currency": stake, "backtest.warmup_candles": sizes.warmup}
-    )
+    values = {
+        "bot.stake_currency": stake,
+        "backtest.warmup_candles": sizes.warmup,
+        "ml.require_edge": False,  # the engine's cost with trading, not a bot kept out
+    }
+    return fixtures.settings_in(directory, **values)
 
 
 # -- the naive baseline: the live loop ------------------------------------------------------------
