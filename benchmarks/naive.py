@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from tui_bot.engine.features import FEATURE_NAMES
+from tui_bot.engine.features import FEATURE_NAMES, RETURN_CANDLES
 from tui_bot.engine.indicators import (
     MACD_FAST,
     MACD_SIGNAL,
@@ -130,7 +130,8 @@ def feature_rows(ind: Indicators, close: np.ndarray, precision: int) -> np.ndarr
         momentum = float(ind.momentum[i, -1])
         ratio = float(ind.volume_ratio[i, -1])
         price = float(close[i, -1])
-        values = (rsi / 100.0, hist / price * 100.0, momentum * 100.0, ratio)
+        returns = tuple((price / float(close[i, -1 - k]) - 1.0) * 100.0 for k in RETURN_CANDLES)
+        values = (rsi / 100.0, hist / price * 100.0, momentum * 100.0, ratio, *returns)
         rows.append(tuple(round(v, precision) for v in values))
     return np.array(rows, dtype=np.float64).reshape(-1, len(FEATURE_NAMES))
 
@@ -212,6 +213,7 @@ class LoopSignals(SignalGenerator):
                 ind["macd_hist"][-1] / close[-1] * 100.0,
                 ind["momentum"][-1] * 100.0,
                 ind["volume_ratio"][-1],
+                *((close[-1] / close[-1 - k] - 1.0) * 100.0 for k in RETURN_CANDLES),
             )
             row = tuple(round(v, self.precision) for v in values)
             rows.append(row)

@@ -152,7 +152,11 @@ async def test_an_unreadable_balance_from_a_mock_keeps_the_last_equity(
     engine.exchange = engine.scanner.exchange = engine.executor.exchange = exchange
     try:
         await engine.start()
-        context = {"group": "layer-1", "probability": 0.6, "features": [0.5, 0.0, 0.0, 1.0]}
+        context = {
+            "group": "layer-1",
+            "probability": 0.6,
+            "features": [0.5, 0.0, 0.0, 1.0, 0.1, -0.2],
+        }
         assert (await engine.executor.open_position(999, "BTC/USDT", 0.01, context)).status == (
             "filled"
         )
@@ -259,7 +263,7 @@ async def test_sim_a_lost_database_leaves_unmanaged_coins_that_are_shown(
 ) -> None:
     settings = make_settings(tmp_path, **{"risk.min_probability": 0.999})  # it buys nothing
     runtime = build_runtime(settings, trainer=InlineTrainer(), clock=clock)
-    context = {"group": "layer-1", "probability": 0.6, "features": [0.5, 0.0, 0.0, 1.0]}
+    context = {"group": "layer-1", "probability": 0.6, "features": [0.5, 0.0, 0.0, 1.0, 0.1, -0.2]}
     try:
         await runtime.engine.start()
         for cycle, symbol in enumerate(("BTC/USDT", "ETH/USDT"), start=900):
@@ -303,7 +307,7 @@ async def test_paper_a_lost_database_is_said_plainly(
 ) -> None:
     settings = settings_for(tmp_path, server, "paper")
     runtime = build_runtime(settings, trainer=InlineTrainer(), env={})
-    context = {"group": "layer-1", "probability": 0.6, "features": [0.5, 0.0, 0.0, 1.0]}
+    context = {"group": "layer-1", "probability": 0.6, "features": [0.5, 0.0, 0.0, 1.0, 0.1, -0.2]}
     await runtime.engine.start()
     result = await runtime.engine.executor.open_position(900, "ETH/USDT", 0.5, context)
     assert result.status == "filled"

@@ -194,7 +194,7 @@ async def test_kill_switch_stops_new_positions(tmp_path: Path, clock: FakeClock)
 async def open_one(runtime: Runtime, symbol: str = "BTC/USDT") -> None:
     """Open a position directly through the executor, as an approved opportunity would."""
     engine = runtime.engine
-    context = {"group": "layer-1", "probability": 0.6, "features": [0.5, 0.0, 0.0, 1.0]}
+    context = {"group": "layer-1", "probability": 0.6, "features": [0.5, 0.0, 0.0, 1.0, 0.1, -0.2]}
     result = await engine.executor.open_position(999, symbol, 0.01, context)
     assert result.status == "filled"
 
@@ -217,7 +217,7 @@ async def test_closed_trades_become_samples(tmp_path: Path, clock: FakeClock) ->
     assert engine.models.samples.outcome[-1] == pytest.approx(
         engine.store.trades()[0].pnl_pct / 100, abs=1e-6
     )
-    assert engine.models.samples.X[-1].tolist() == [0.5, 0.0, 0.0, 1.0]
+    assert engine.models.samples.X[-1].tolist() == pytest.approx([0.5, 0.0, 0.0, 1.0, 0.1, -0.2])
     await runtime.close()
 
 

@@ -31,7 +31,12 @@ def test_feature_matrix_shape_and_scaling() -> None:
     np.testing.assert_allclose(features[:, 1], ind.macd_hist[:, -1] / close[:, -1] * 100)
     np.testing.assert_allclose(features[:, 2], ind.momentum[:, -1] * 100)
     np.testing.assert_allclose(features[:, 3], ind.volume_ratio[:, -1])
+    np.testing.assert_allclose(features[:, 4], (close[:, -1] / close[:, -2] - 1) * 100)
+    np.testing.assert_allclose(features[:, 5], (close[:, -1] / close[:, -4] - 1) * 100)
+    assert FEATURE_NAMES[4:] == ("return_1", "return_3")
     assert ((features[:, 0] >= 0) & (features[:, 0] <= 1)).all()
+    early = feature_matrix(ind, close, 2)  # 2 candles before: no 3-candle return yet
+    assert np.isfinite(early[:, 4]).all() and np.isnan(early[:, 5]).all()
 
 
 def test_macd_feature_is_scale_free() -> None:
@@ -45,7 +50,7 @@ def test_history_features_match_feature_matrix_at_every_t() -> None:
     close, volume = candles(4, 80)
     ind = compute_indicators(close, volume)
     history = history_features(ind, close)
-    assert history.shape == (4, 80, 4)
+    assert history.shape == (4, 80, len(FEATURE_NAMES))
     for t in (0, 33, 50, 79):
         np.testing.assert_array_equal(history[:, t], feature_matrix(ind, close, t))
 
@@ -77,7 +82,7 @@ def test_history_samples_shapes_types_and_time_order() -> None:
     data = ohlcv(5, 200)
     X, outcome, time = history_samples(data, RULES, warmup=40)
     rows_per_pair = 200 - RULES.horizon - 40
-    assert X.shape == (5 * rows_per_pair, 4)
+    assert X.shape == (5 * rows_per_pair, len(FEATURE_NAMES))
     assert X.dtype == np.float32 and outcome.dtype == np.float32 and time.dtype == np.float64
     assert np.isfinite(X).all() and np.isfinite(outcome).all()
     # time = the signal candle's close, in seconds
@@ -103,7 +108,7 @@ def test_history_samples_drop_rows_with_nan_and_unknown_outcomes() -> None:
     X, outcome, _ = history_samples(data, RULES, warmup=20)
     assert np.isfinite(X).all() and np.isfinite(outcome).all()
     assert len(X) < 2 * (100 - RULES.horizon - 20)
-    assert history_samples(ohlcv(3, 45), RULES, warmup=40)[0].shape == (0, 4)
+    assert history_samples(ohlcv(3, 45), RULES, warmup=40)[0].shape == (0, len(FEATURE_NAMES))
 
 
 def test_history_samples_cut_at_t_change_nothing_before_t_minus_the_horizon() -> None:

@@ -13,6 +13,7 @@ from sklearn.ensemble import (
     HistGradientBoostingRegressor,
 )
 
+from tui_bot.engine.features import FEATURE_NAMES
 from tui_bot.engine.forest import CompiledForest, compile_forest
 from tui_bot.engine.model import (
     TrainedModel,
@@ -22,7 +23,7 @@ from tui_bot.engine.model import (
     train_model,
 )
 
-FEATURES = 4
+FEATURES = len(FEATURE_NAMES)
 
 
 def training_data(
@@ -144,7 +145,7 @@ def test_a_forest_of_single_leaf_trees() -> None:
     assert all(len(iteration[0].nodes) == 1 for iteration in estimator._predictors)
     forest = compile_forest(estimator)
     assert forest is not None
-    X_new = np.array([[0.0, 1.0, np.nan, -np.inf]] * 3)
+    X_new = np.array([[0.0, 1.0, np.nan, -np.inf] + [0.5] * (FEATURES - 4)] * 3)
     np.testing.assert_array_equal(
         forest.decision_function(X_new), estimator.decision_function(X_new)
     )

@@ -57,7 +57,7 @@ def test_learns_separable_data(kind: str) -> None:
 
 
 def test_predict_proba_of_no_rows_is_empty(model: TrainedModel) -> None:
-    assert model.predict_proba(np.empty((0, 4))).shape == (0,)
+    assert model.predict_proba(np.empty((0, len(FEATURE_NAMES)))).shape == (0,)
 
 
 def test_labels_threshold_on_min_return() -> None:

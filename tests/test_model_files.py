@@ -100,3 +100,30 @@ async def test_an_old_absolute_path_means_the_file_in_this_folder(
         assert copy.engine.models.model.trained_at == trained_at
     finally:
         await copy.close()
+
+
+async def test_a_model_and_samples_of_another_label_are_replaced_not_used(
+    tmp_path: Path, clock: FakeClock
+) -> None:
+    """A folder from before the tradeable label (or with other exits): its model learned
+    something else and its samples' outcomes mean something else; both are retrained."""
+    first = await started(sim_runtime(tmp_path, clock))
+    assert first.engine.bootstrapped
+    await first.close()
+    changed = make_settings(tmp_path, **{"risk.stop_loss_pct": 5.0})  # another label
+    again = build_runtime(changed, trainer=InlineTrainer(), clock=clock, env={})
+    await started(again)
+    try:
+        said = [a.message for a in again.engine.alerts]
+        assert any("saved model learned another label" in m for m in said)
+        assert any("saved samples were labelled by another rule" in m for m in said)
+        assert again.engine.bootstrapped  # a new model from candle history
+        assert again.engine.models.model.metrics.label == again.engine.models.label
+        assert "stop-loss -5 %" in again.engine.models.label
+    finally:
+        await again.close()
+    same = await started(sim_runtime(tmp_path, clock))  # back to the first rules: retrained again
+    try:
+        assert same.engine.bootstrapped
+    finally:
+        await same.close()

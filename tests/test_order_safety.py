@@ -28,7 +28,7 @@ from tui_bot.store import PositionRow, Store
 KEY, SECRET = "order-key-41aa", "order-secret-9e0c"
 KEYS = {"TUI_BOT_API_KEY": KEY, "TUI_BOT_API_SECRET": SECRET}
 GARBLED = ("html", "garbage", "empty")
-FEATURES = [0.5, 0.1, 1.0, 1.2]
+FEATURES = [0.5, 0.1, 1.0, 1.2, 0.1, -0.2]  # one value per FEATURE_NAMES
 
 
 @pytest.fixture

@@ -4,6 +4,7 @@ import numpy as np
 
 from tui_bot.clock import FakeClock
 from tui_bot.engine.caches import BoundedCache, TimedCache
+from tui_bot.engine.features import FEATURE_NAMES
 from tui_bot.engine.monitor import Monitor
 from tui_bot.engine.scanner import ScanResult
 from tui_bot.engine.signals import SignalGenerator
@@ -61,7 +62,7 @@ def test_cached_prediction_equals_an_uncached_one() -> None:
 def test_features_are_rounded_to_the_key_precision() -> None:
     result = generator(FakeClock(0.0)).generate(scan(4), RecordingModel())  # type: ignore[arg-type]
     assert np.array_equal(result.features, np.round(result.features, 2))
-    assert result.features.shape == (4, 4)
+    assert result.features.shape == (4, len(FEATURE_NAMES))
 
 
 def test_a_new_candle_misses_the_indicator_cache() -> None:

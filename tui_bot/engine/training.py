@@ -72,6 +72,10 @@ class ModelManager:
     def label(self) -> str:
         return "" if self.rules is None else self.rules.describe()
 
+    def _samples_label(self) -> str:
+        """What saved samples must have been made with to be used: the label and features."""
+        return f"{self.label}; features {', '.join(FEATURE_NAMES)}"
+
     def load(self) -> bool:
         """Load the saved model and samples. A bad file is an alert, never a crash; a directory
         where the model file goes is a StorageError (before any training is wasted on it)."""
@@ -88,12 +92,12 @@ class ModelManager:
         except ModelLoadError as e:
             self.alert("error", "model", f"{e}; retraining")
             return False
-        if model.metrics.label != self.label:
+        if model.metrics.label != self.label or model.feature_names != FEATURE_NAMES:
             self.alert(
                 "info",
                 "model",
-                "the saved model learned another label (an older version, or other exits and "
-                "costs): retraining on the trade the bot makes now",
+                "the saved model learned another label or reads other features (an older "
+                "version, or other exits and costs): retraining on the trade the bot makes now",
             )
             return False
         self.model = model
@@ -113,12 +117,12 @@ class ModelManager:
         data = self.store.load_samples()
         if data is None:
             return
-        if self.store.get_state(SAMPLES_LABEL_KEY) != self.label:
+        if self.store.get_state(SAMPLES_LABEL_KEY) != self._samples_label():
             self.alert(
                 "info",
                 "samples",
-                "saved samples were labelled by another rule (an older version, or other exits "
-                "and costs): starting from candle history instead",
+                "saved samples were labelled by another rule or hold other features (an older "
+                "version, or other exits and costs): starting from candle history instead",
             )
             return
         self.saved_bytes = len(data)
@@ -213,7 +217,7 @@ class ModelManager:
         data = self.samples.to_bytes(self.saved_samples)
         self.saved_bytes = len(data)
         self.store.save_samples(data, min(self.saved_samples, len(self.samples)), self.clock.now())
-        self.store.set_state(SAMPLES_LABEL_KEY, self.label)
+        self.store.set_state(SAMPLES_LABEL_KEY, self._samples_label())
 
 
 def history_samples(
