@@ -48,6 +48,10 @@ OLD_MIN_RETURN = 0.002
 RETURN_CANDLES = (1, 3, 12)
 RELATIVE_CANDLES = 12
 CANDIDATES = ("return_1", "return_3", "return_12", "range_position", "relative_return_12")
+# The reference design's four, the base every candidate is measured against; the engine's
+# FEATURE_NAMES are these plus the candidates this report kept.
+REFERENCE_FEATURES = ("rsi", "macd", "momentum", "volume_ratio")
+ENGINE_SET = "the engine's (FEATURE_NAMES)"
 AUC_GOAL = 0.55
 SEED = 0
 _HIGH, _LOW, _CLOSE, _VOLUME = 2, 3, 4, 5  # columns of a (..., 6) candle array
@@ -141,12 +145,14 @@ def aligned(files: Sequence[CandleFile]) -> Grid:
 
 
 def base_features(grid: Grid, files: Sequence[CandleFile]) -> np.ndarray:
-    """The engine's 4 features (n_pairs, T, 4), each pair's computed over its own candles in a
-    row, as the engine sees them (a gap would break the EMAs on the grid)."""
-    out = np.full((*grid.candles.shape[:2], len(FEATURE_NAMES)), np.nan)
+    """The reference 4 features (n_pairs, T, 4), each pair's computed over its own candles in
+    a row, as the engine sees them (a gap would break the EMAs on the grid)."""
+    out = np.full((*grid.candles.shape[:2], len(REFERENCE_FEATURES)), np.nan)
+    reference = [FEATURE_NAMES.index(n) for n in REFERENCE_FEATURES]
     for p, f in enumerate(files):
         close, volume = f.candles[None, :, _CLOSE], f.candles[None, :, _VOLUME]
-        out[p, grid.index[p]] = history_features(compute_indicators(close, volume), close)[0]
+        features = history_features(compute_indicators(close, volume), close)[0]
+        out[p, grid.index[p]] = features[:, reference]
     return out
 
 
@@ -207,7 +213,7 @@ def dataset(grid: Grid, files: Sequence[CandleFile], rules: ExitRules) -> Datase
     X, net_rows, old_rows = rows(stacked), rows(net), rows(old)
     keep = np.isfinite(X).all(axis=1) & np.isfinite(net_rows) & np.isfinite(old_rows)
     return Dataset(
-        names=FEATURE_NAMES + CANDIDATES,
+        names=REFERENCE_FEATURES + CANDIDATES,
         X=X[keep].astype(np.float32),
         net=net_rows[keep],
         win=(net_rows[keep] > 0).astype(np.int8),
@@ -362,7 +368,7 @@ def paired_gain(base: Heldout, other: Heldout, plan: Plan) -> tuple[float, float
 
 def feature_table(data: Dataset, plan: Plan) -> dict[str, Any]:
     """Base, base + each candidate, base + the candidates that gained more than their noise."""
-    base_names = FEATURE_NAMES
+    base_names = REFERENCE_FEATURES
     base = heldout(data, data.columns(base_names), data.win, model_fit(base_names), plan)
     rows = [_feature_row("base", base_names, base, None, plan)]
     kept = []
@@ -377,6 +383,11 @@ def feature_table(data: Dataset, plan: Plan) -> dict[str, Any]:
         names = (*base_names, *kept)
         scored = heldout(data, data.columns(names), data.win, model_fit(names), plan)
         rows.append(_feature_row("base + kept", names, scored, base, plan))
+    if set(FEATURE_NAMES) <= set(data.names):
+        scored = heldout(
+            data, data.columns(FEATURE_NAMES), data.win, model_fit(FEATURE_NAMES), plan
+        )
+        rows.append(_feature_row(ENGINE_SET, FEATURE_NAMES, scored, base, plan))
     return {"rows": rows, "kept": kept, "base_heldout": base}
 
 
@@ -390,11 +401,11 @@ def _feature_row(
 
 
 def baseline_table(data: Dataset, plan: Plan, base: Heldout) -> list[dict[str, Any]]:
-    X = data.columns(FEATURE_NAMES)
+    X = data.columns(REFERENCE_FEATURES)
     old_plan = Plan(plan.folds, OLD_HORIZON, plan.resamples, plan.threshold)
     logistic = heldout(data, X, data.win, logistic_fit, plan)
     rule = heldout(data, X, data.win, low_rsi_rule, plan)
-    old = heldout(data, X, data.old, model_fit(FEATURE_NAMES), old_plan)
+    old = heldout(data, X, data.old, model_fit(REFERENCE_FEATURES), old_plan)
     return [
         {"baseline": "model, base features (as in table 2)", **summary(base, plan)},
         {"baseline": "logistic regression, standardised base features", **summary(logistic, plan)},
@@ -407,7 +418,12 @@ def baseline_table(data: Dataset, plan: Plan, base: Heldout) -> list[dict[str, A
 def _old_unpurged(data: Dataset) -> dict[str, Any]:
     """The old validation: train_model's own holdout (the newest 20 % of rows, no gap) on the old
     label, all rows: what the model reported before."""
-    model = train_model(data.columns(FEATURE_NAMES), data.old, validate=True)
+    model = train_model(
+        data.columns(REFERENCE_FEATURES),
+        data.old,
+        validate=True,
+        feature_names=REFERENCE_FEATURES,
+    )
     nan = float("nan")
     return {
         "baseline": "model, base features, OLD label, train_model's last-20 % holdout, no gap",
@@ -571,19 +587,20 @@ def measure(data_dir: Path | None, quick: bool) -> dict[str, Any]:
 
 
 def goals(report: dict[str, Any]) -> dict[str, Any]:
-    """Met or not: the base model's AUC (the model that trades), the AUC of base + the kept
-    candidates (None when none was kept), and the backtest against random entries."""
+    """Met or not: the reference four's AUC, the AUC of the engine's features (the model that
+    trades: the reference four plus the kept candidates), and the backtest against random
+    entries."""
 
     def auc_met(row: dict[str, Any]) -> bool:
         return bool(row["auc"] >= AUC_GOAL and row["auc_low"] > 0.5)
 
     rows = report["features"]["rows"]
-    kept = next((r for r in rows if r["set"] == "base + kept"), None)
+    engine = next((r for r in rows if r["set"] == ENGINE_SET), None)
     trading = report["trading"]
     edge = trading["expectancy_pct"] > trading["random_high_pct"]  # NaN compares False
     return {
         "auc_base_met": auc_met(rows[0]),
-        "auc_kept_met": None if kept is None else auc_met(kept),
+        "auc_engine_met": None if engine is None else auc_met(engine),
         "trading_met": bool(edge),
     }
 
@@ -713,17 +730,24 @@ def goals_markdown(report: dict[str, Any]) -> str:
     def scored(row: dict[str, Any]) -> str:
         return f"{_f(row['auc'])} [{_f(row['auc_low'])}, {_f(row['auc_high'])}]"
 
-    if g["auc_kept_met"] is None:
-        kept = "no candidate was kept, so no other set is judged"
+    engine = next((r for r in rows if r["set"] == ENGINE_SET), None)
+    if engine is None:
+        traded = "the engine's features are not all among the measured ones"
     else:
-        kept = f"base + kept {scored(rows[-1])}: **{said(g['auc_kept_met'])}**"
+        traded = (
+            f"the engine's features (the model that trades; its extra features were chosen on "
+            f"these folds, so this is optimistic) {scored(engine)}: "
+            f"**{said(bool(g['auc_engine_met']))}**"
+        )
     return (
         "## Goal\n\n"
-        f"- Tradeable-label AUC >= {AUC_GOAL} with its interval above 0.5: base model (the one "
-        f"that trades) {scored(rows[0])}: **{said(g['auc_base_met'])}**; {kept}.\n"
+        f"- Tradeable-label AUC >= {AUC_GOAL} with its interval above 0.5: the reference four "
+        f"{scored(rows[0])}: **{said(g['auc_base_met'])}**; {traded}.\n"
         f"- Backtest expectancy above random entries by more than the noise (above their 97.5 % "
         f"point): {_f(t['expectancy_pct'], 3, True)} % vs [{_f(t['random_low_pct'], 3, True)}, "
-        f"{_f(t['random_high_pct'], 3, True)}] %: **{said(g['trading_met'])}**."
+        f"{_f(t['random_high_pct'], 3, True)}] %: **{said(g['trading_met'])}** (the draws are "
+        "independent; the bot's trades cluster in time, so the real range is wider). After fees "
+        f"the bot still loses {_f(t['expectancy_pct'], 3, True)} % a trade."
     )
 
 

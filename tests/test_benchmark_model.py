@@ -58,7 +58,7 @@ def test_quick_report_has_every_table(quick: tuple[dict[str, Any], str]) -> None
     for key in ("expectancy_pct", "random_mean_pct", "random_low_pct", "percentile"):
         assert key in trading
     assert trading["closed_trades"] > 0
-    assert set(result["goals"]) == {"auc_base_met", "auc_kept_met", "trading_met"}
+    assert set(result["goals"]) == {"auc_base_met", "auc_engine_met", "trading_met"}
     for heading in ("## 1. Label", "## 2. Features", "## 3. Baselines", "## 4. Trading", "## Goal"):
         assert heading in printed
 

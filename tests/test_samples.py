@@ -130,6 +130,25 @@ def test_older_rows_are_sorted_into_place() -> None:
     assert_consistent(buffer)
 
 
+def test_late_rows_land_where_a_stable_sort_of_everything_puts_them() -> None:
+    """Resolved predictions arrive a few candles late, between trades: the buffer must hold
+    exactly what sorting all rows (stably, in arrival order) would give."""
+    rng = np.random.default_rng(5)
+    buffer = SampleBuffer(N_FEATURES, 10_000)
+    rows_X, rows_out, rows_t = [], [], []
+    for step in range(200):
+        n = int(rng.integers(1, 6))
+        t = step + np.round(rng.uniform(-8, 1, n))  # up to 8 steps late; ties happen
+        X = rng.normal(size=(n, N_FEATURES)).astype(np.float32)
+        outcome = rng.normal(0, 0.01, n).astype(np.float32)
+        buffer.add(X, outcome, t)
+        rows_X.append(X), rows_out.append(outcome), rows_t.append(t)
+    order = np.argsort(np.concatenate(rows_t), kind="stable")
+    np.testing.assert_array_equal(buffer.time, np.concatenate(rows_t)[order])
+    np.testing.assert_array_equal(buffer.X, np.concatenate(rows_X)[order])
+    np.testing.assert_array_equal(buffer.outcome, np.concatenate(rows_out)[order])
+
+
 def test_add_rejects_bad_shapes_and_non_finite_outcomes() -> None:
     buffer = SampleBuffer(N_FEATURES, 10)
     with pytest.raises(ValueError, match="X must be shaped"):

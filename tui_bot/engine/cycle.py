@@ -57,7 +57,7 @@ HISTORY_CANDLES = 1000
 BOOTSTRAP_SAMPLES = 1000
 EQUITY_HISTORY = 120  # points of the equity curve a snapshot carries
 PNL_TRADES = 200  # the closed trades whose average win and loss size the next ones
-LIVE_REFRESH = 200  # resolved predictions between two updates of the live figures (a bootstrap)
+LIVE_REFRESH = 500  # resolved predictions between two updates of the live figures (a bootstrap)
 
 
 @dataclass

@@ -121,11 +121,19 @@ class SampleBuffer:
         self._size = k
 
     def _restore_time_order(self, start: int) -> None:
-        """Re-sort by time if rows added from `start` on are older than earlier rows."""
+        """Re-sort by time if rows added from `start` on are older than earlier rows. Only the
+        rows from the first one newer than the oldest added are moved: the same order as a
+        stable sort of them all, without touching the (long) sorted part before them."""
         tail = self._time[max(start - 1, 0) : self._size]
         if np.all(tail[1:] >= tail[:-1]):
             return
-        self._keep(np.argsort(self.time, kind="stable"))
+        oldest_added = self._time[start : self._size].min()
+        low = int(np.searchsorted(self._time[:start], oldest_added, side="right"))
+        order = low + np.argsort(self._time[low : self._size], kind="stable")
+        end = self._size
+        self._X[low:end] = self._X[order]
+        self._outcome[low:end] = self._outcome[order]
+        self._time[low:end] = self._time[order]
 
 
 def _validated(
