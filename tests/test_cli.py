@@ -58,7 +58,13 @@ def test_headless_json_prints_one_object_per_cycle(workdir: Path) -> None:
         "symbol_group",
     }
     assert cycles[1]["caches"]["market_scan"]["hits"] == 1
-    assert set(cycles[0]["model"]) == {"trained_at", "samples", "auc", "accuracy"}
+    assert set(cycles[0]["model"]) == {
+        "kind", "trained_at", "samples", "label", "validation_auc", "validation_auc_ci",
+        "validation_rows", "validation_expectancy_pct", "log_loss", "constant_log_loss",
+        "live_auc", "live_auc_ci", "live_rows", "live_expectancy_pct", "calibration", "trades",
+        "win_rate", "net_pnl", "verdict", "verdict_reason", "blocking",
+    }  # fmt: skip
+    assert cycles[0]["model"]["verdict"] in ("EDGE", "NO EDGE", "NOT ENOUGH DATA")
     assert (workdir / "data" / "tui_bot.sqlite").exists()
 
 

@@ -111,7 +111,7 @@ def no_edge_model(blocking: bool = False) -> ModelInfo:
         win_rate=3 / 7,
         net_pnl=-18.42,
         verdict="NO EDGE",
-        verdict_reason="AUC 0.49-0.55 includes 0.5; held-out trades net −0.12% after fees",
+        verdict_reason="AUC 0.487-0.546 includes 0.5; held-out trades net −0.12% after fees",
         blocking=blocking,
     )
 

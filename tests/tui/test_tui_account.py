@@ -92,7 +92,7 @@ async def test_at_80_columns_the_drawdown_is_on_screen_too(still_app: TuiBotApp)
         await feed(app, pilot, fixed_snapshot())
         line = shown(app, "#status-equity")
         assert "10,123.45" in line and "drawdown 0.84%" in line
-        assert "NO EDGE (AUC 0.49-0.55)" in shown(app, "#status-model")
+        assert "NO EDGE (AUC 0.487-0.546)" in shown(app, "#status-model")
 
 
 async def test_closing_an_unmanaged_row_says_the_bot_never_trades_it(

@@ -31,7 +31,7 @@ from tui_bot.tui.widgets.model import (
 )
 
 SnapCompare = Callable[..., bool]
-BARE_AUC = re.compile(r"AUC \d\.\d{3}")  # an AUC figure; the status bar shows only intervals
+BARE_AUC = re.compile(r"AUC \d\.\d{3}(?!-\d)")  # an AUC figure, not an interval's low end
 NO_MODEL = ModelInfo(trained_at=None, samples=0, auc=None, accuracy=None)
 EDGE_MODEL = replace(
     no_edge_model(),
@@ -96,9 +96,9 @@ async def test_the_pane_shows_the_verdict_and_the_figures_behind_it(tmp_path: Pa
         assert "includes 0.5" in text_of(app, "#model-reason")
         assert app.query_one("#model-blocking").display
         assert text_of(app, "#model-blocking") == BLOCKING_TEXT
-        assert text_of(app, "#model-validation-auc") == "AUC 0.514 (0.49-0.55), 4,210 rows"
+        assert text_of(app, "#model-validation-auc") == "AUC 0.514 (0.487-0.546), 4,210 rows"
         assert "(worse)" in text_of(app, "#model-validation-loss")
-        assert text_of(app, "#model-live-auc") == "AUC 0.503 (0.44-0.57), 312 rows"
+        assert text_of(app, "#model-live-auc") == "AUC 0.503 (0.441-0.566), 312 rows"
         assert text_of(app, "#model-trades") == "7 closed, 42.9% won, net −18.42 USDT"
         assert "2h05m old" in text_of(app, "#model-trained")
 
@@ -150,7 +150,7 @@ async def test_key_6_opens_the_model_tab_in_a_small_terminal(tmp_path: Path) -> 
 async def test_the_status_bar_shows_the_verdict_not_a_bare_auc(tmp_path: Path, width: int) -> None:
     app = still_app(tmp_path)
     async with app.run_test(size=(width, 24)) as pilot:
-        await feed(pilot, fixed_snapshot())  # a NO EDGE model, AUC 0.514 (0.49-0.55)
+        await feed(pilot, fixed_snapshot())  # a NO EDGE model, AUC 0.514 (0.487-0.546)
         model = app.query_one("#status-model", Label)
         text = str(model.render())
         assert not BARE_AUC.search(text)
@@ -158,9 +158,9 @@ async def test_the_status_bar_shows_the_verdict_not_a_bare_auc(tmp_path: Path, w
             assert "NO EDGE" in text and model.has_class("verdict-no-edge")
             assert len(text) <= model.content_region.width  # not cut
         if width >= 80:
-            assert "NO EDGE (AUC 0.49-0.55)" in text
+            assert "NO EDGE (AUC 0.487-0.546)" in text
         if width >= 120:
-            assert text == "model 2h05m old, NO EDGE (AUC 0.49-0.55)"
+            assert text == "model 2h05m old, NO EDGE (AUC 0.487-0.546)"
 
 
 async def test_the_status_bar_says_when_the_model_blocks_new_positions(tmp_path: Path) -> None:
@@ -168,7 +168,7 @@ async def test_the_status_bar_says_when_the_model_blocks_new_positions(tmp_path:
     async with app.run_test(size=(120, 40)) as pilot:
         await feed(pilot, with_model(no_edge_model(blocking=True)))
         text = text_of(app, "#status-model")
-        assert text == "model 2h05m old, NO EDGE (AUC 0.49-0.55): no new positions"
+        assert text == "model 2h05m old, NO EDGE (AUC 0.487-0.546): no new positions"
         await feed(pilot, with_model(NO_MODEL))
         assert text_of(app, "#status-model") == "model: none yet"
         assert not app.query_one("#status-model").has_class("verdict-unknown")
@@ -180,7 +180,7 @@ async def test_the_status_bar_says_when_the_model_blocks_new_positions(tmp_path:
 
 # -- the texts ---------------------------------------------------------------------------------
 def test_an_auc_always_comes_with_its_rows_and_its_interval_when_known() -> None:
-    assert auc_text(0.5281, 0.4912, 0.5633, 4_200) == "0.528 (0.49-0.56), 4,200 rows"
+    assert auc_text(0.5281, 0.4912, 0.5633, 4_200) == "0.528 (0.491-0.563), 4,200 rows"
     assert auc_text(0.5281, None, 0.5633, 4_200) == "0.528, 4,200 rows"
     assert auc_text(None, None, None, 0) == "-, 0 rows"
     assert auc_text(float("nan"), float("nan"), float("nan"), 12) == "-, 12 rows"

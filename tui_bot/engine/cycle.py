@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import math
 import queue
 from collections import deque
 from collections.abc import Awaitable, Callable
@@ -664,9 +663,12 @@ class Engine:
         model = await self.models.train()
         if model is not None:
             self.prediction_cache.clear()
-            m = model.metrics
-            auc = f"AUC {m.auc:.3f}" if math.isfinite(m.auc) else "not validated"
-            self.alert("info", "model", f"trained on {m.samples} samples: {auc}")
+            edge = self.edge()
+            self.alert(
+                "info",
+                "model",
+                f"trained on {model.metrics.samples} samples: {edge.verdict} ({edge.reason})",
+            )
 
     async def performance_monitoring(self) -> None:
         if not log.isEnabledFor(logging.INFO):

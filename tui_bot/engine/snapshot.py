@@ -103,6 +103,32 @@ class ModelInfo:
     verdict_reason: str = ""  # one line: the figures behind the verdict
     blocking: bool = False  # ml.require_edge is keeping the bot out of new positions
 
+    def to_json(self) -> dict[str, Any]:
+        """The `--json` line's model: the backtest's key names where they mean the same."""
+        return {
+            "kind": self.kind,
+            "trained_at": self.trained_at,
+            "samples": self.samples,
+            "label": self.label,
+            "validation_auc": self.auc,
+            "validation_auc_ci": _pair(self.auc_low, self.auc_high),
+            "validation_rows": self.validation_rows,
+            "validation_expectancy_pct": self.expectancy_pct,
+            "log_loss": self.log_loss,
+            "constant_log_loss": self.constant_log_loss,
+            "live_auc": self.live_auc,
+            "live_auc_ci": _pair(self.live_auc_low, self.live_auc_high),
+            "live_rows": self.live_rows,
+            "live_expectancy_pct": self.live_expectancy_pct,
+            "calibration": [list(row) for row in self.calibration],
+            "trades": self.trades,
+            "win_rate": self.win_rate,
+            "net_pnl": self.net_pnl,
+            "verdict": self.verdict,
+            "verdict_reason": self.verdict_reason,
+            "blocking": self.blocking,
+        }
+
 
 @dataclass(frozen=True)
 class Snapshot:
@@ -146,10 +172,9 @@ class Snapshot:
             "orders_placed": self.orders_placed,
             "alerts": [vars(a) for a in self.alerts],
             "timings": {name: t.to_dict() for name, t in self.timings.items()},
-            "model": {
-                "trained_at": self.model.trained_at,
-                "samples": self.model.samples,
-                "auc": self.model.auc,
-                "accuracy": self.model.accuracy,
-            },
+            "model": self.model.to_json(),
         }
+
+
+def _pair(low: float | None, high: float | None) -> list[float] | None:
+    return None if low is None or high is None else [low, high]

@@ -51,10 +51,10 @@ def number(value: float | None, decimals: int) -> str:
 
 
 def interval_text(low: float | None, high: float | None) -> str | None:
-    """The interval as 0.49-0.56; None when either end is missing."""
+    """The interval as 0.493-0.561; None when either end is missing."""
     if low is None or high is None or not (math.isfinite(low) and math.isfinite(high)):
         return None
-    return f"{low:.2f}-{high:.2f}"
+    return f"{low:.3f}-{high:.3f}"  # 3 decimals: a low end of 0.4951 must not read "0.50"
 
 
 def auc_text(auc: float | None, low: float | None, high: float | None, rows: int) -> str:
