@@ -254,3 +254,17 @@ def test_new_settings_take_effect() -> None:
     rows = record.resolve({"A": data})
     expected = trade_outcomes(data, longer, np.arange(30 - H, 30)).net_return
     assert [r.net_return for r in rows] == pytest.approx(expected.tolist())
+
+
+def test_throttled_figures_lag_by_at_most_a_quarter_of_the_window() -> None:
+    """The engine recomputes the figures every refresh_rows resolved rows at most; a small
+    window must still show what has resolved (the dashboard's first hour)."""
+    market = {"A": walk(200, 40)}
+    record = LiveRecord(RULES, 0.5, refresh_rows=500)
+    rng = np.random.default_rng(2)
+    for t in range(1, 201):
+        predict(record, "A", market["A"], t - 1, float(rng.uniform()))
+        record.resolve({"A": market["A"][:t]})
+        shown = record.figures().rows
+        assert record.rows - record.rows // 4 - 1 <= shown <= record.rows
+    assert record.rows > 150

@@ -71,8 +71,8 @@ class LiveRecord:
         refresh_rows: int = 1,
     ) -> None:
         self._rules = rules
-        # figures are recomputed once this many rows have resolved since (the interval is a
-        # bootstrap: ~20 ms for 2,000 rows; the engine asks every cycle)
+        # figures are recomputed once this many rows (at most) have resolved since (the
+        # interval is a bootstrap: ~20 ms for 2,000 rows; the engine asks every cycle)
         self._refresh_rows = max(1, refresh_rows)
         self._new_rows = 0
         self._threshold = threshold
@@ -218,7 +218,10 @@ class LiveRecord:
     def figures(self) -> LiveFigures:
         """The window's figures, recomputed only when `refresh_rows` rows resolved or settings
         changed since the last call (the interval costs a bootstrap)."""
-        if self._figures is None or self._new_rows >= self._refresh_rows:
+        # a quarter of the window's rows at most: small windows stay current, and the
+        # bootstrap's cost (proportional to the rows) stays the same per resolved row
+        due = min(self._refresh_rows, max(1, len(self._window) // 4))
+        if self._figures is None or self._new_rows >= due:
             self._figures = self._compute_figures()
             self._new_rows = 0
         return self._figures
