@@ -33,6 +33,7 @@ MAX_BACKOFF = 30.0
 # long the app gets to exit normally before the process ends itself (its terminal may be gone).
 SIGNAL_ENGINE_WAIT = 120.0
 SIGNAL_EXIT_GRACE = 3.0
+TERMINAL_CHECK_SECONDS = 1.0  # how often the dashboard looks whether its terminal is still there
 
 
 class EngineLike(Protocol):
@@ -172,6 +173,12 @@ class EngineHostApp(App[int]):
             return
         self._app_loop = asyncio.get_running_loop()
         threading.Thread(target=self._exit_on_signal, name="signal-exit", daemon=True).start()
+        terminal = _terminal_fd()
+        if terminal is not None:
+            watch = threading.Thread(
+                target=self._watch_terminal, args=(terminal,), name="terminal-watch", daemon=True
+            )
+            watch.start()
         for name in ("SIGTERM", "SIGHUP"):
             sig = getattr(signal, name, None)  # no SIGHUP on Windows
             if sig is not None:
@@ -185,6 +192,20 @@ class EngineHostApp(App[int]):
             # thread) or blocks; from now on writes go nowhere.
             point_at_devnull(1, 2)
         self._stop_signal.set()
+
+    def _watch_terminal(self, fd: int) -> None:
+        """The terminal can go without a SIGHUP for us: under `make run` the hangup goes to
+        make (the session leader), which then waits for its child. A terminal that is gone
+        answers tcgetattr with EIO: take that as the SIGHUP."""
+        import termios
+
+        while not self._stop_signal.wait(TERMINAL_CHECK_SECONDS):
+            try:
+                termios.tcgetattr(fd)
+            except termios.error:
+                log.warning("the terminal is gone: stopping as on SIGHUP")
+                self._on_stop_signal(signal.SIGHUP, None)
+                return
 
     def _exit_on_signal(self) -> None:
         """In its own thread: stop the engine, let it save, then make sure the process ends."""
@@ -281,3 +302,16 @@ class EngineHostApp(App[int]):
             return time.time()
         elapsed = (self._monotonic() - self._received) * self.engine_speed
         return float(self.snapshot.time + elapsed)
+
+
+def _terminal_fd() -> int | None:
+    """A descriptor of the terminal the dashboard draws on, of its own (point_at_devnull moves
+    1 and 2 away when the terminal goes); None without one (or without termios)."""
+    try:
+        import termios  # noqa: F401 - not on Windows
+    except ImportError:
+        return None
+    for fd in (1, 0):
+        if os.isatty(fd):
+            return os.dup(fd)
+    return None
