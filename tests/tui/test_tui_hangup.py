@@ -44,12 +44,14 @@ def drain(master: int, stop: threading.Event, tail: bytearray) -> None:
             del tail[:-2000]
 
 
-@pytest.mark.slow
-def test_sighup_with_the_terminal_gone_saves_and_exits(tmp_path: Path) -> None:
+def start_dashboard(
+    tmp_path: Path, rows: int, cols: int
+) -> tuple[subprocess.Popen[bytes], int, threading.Event, threading.Thread, bytearray]:
+    """The dashboard on a pty of its own (not its controlling terminal: closing the master
+    signals nobody), its output drained: (process, master, stop draining, reader, output tail)."""
     (tmp_path / "config.toml").write_text("")
-    db_path = tmp_path / "data" / "tui_bot.sqlite"
     master, slave = os.openpty()
-    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 40, 120, 0, 0))
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", rows, cols, 0, 0))
     proc = subprocess.Popen(
         [sys.executable, "-m", "tui_bot", "ui", "--config", "config.toml"],
         cwd=tmp_path,
@@ -64,6 +66,13 @@ def test_sighup_with_the_terminal_gone_saves_and_exits(tmp_path: Path) -> None:
     tail = bytearray()  # the last output, to show if the dashboard fails to start
     reader = threading.Thread(target=drain, args=(master, stop_draining, tail), daemon=True)
     reader.start()
+    return proc, master, stop_draining, reader, tail
+
+
+@pytest.mark.slow
+def test_sighup_with_the_terminal_gone_saves_and_exits(tmp_path: Path) -> None:
+    db_path = tmp_path / "data" / "tui_bot.sqlite"
+    proc, master, stop_draining, reader, tail = start_dashboard(tmp_path, 40, 120)
     family: list[Proc] = []
     try:
         assert wait_until(lambda: (state(db_path, "cycle") or 0) >= 2, timeout=120), (
@@ -101,24 +110,8 @@ def test_a_terminal_gone_without_a_sighup_still_ends_the_dashboard(tmp_path: Pat
     """Under `make run` the hangup goes to make (the session leader), which waits for its
     child: the dashboard gets no SIGHUP at all, only a terminal that is gone. Found by closing
     tmux over `make run`: the bot ran on at 96 % CPU with nobody to see it."""
-    (tmp_path / "config.toml").write_text("")
     db_path = tmp_path / "data" / "tui_bot.sqlite"
-    master, slave = os.openpty()
-    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 80, 0, 0))
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "tui_bot", "ui", "--config", "config.toml"],
-        cwd=tmp_path,
-        stdin=slave,
-        stdout=slave,
-        stderr=slave,
-        env={**os.environ, "TERM": "xterm-256color"},
-        start_new_session=True,
-    )
-    os.close(slave)
-    stop_draining = threading.Event()
-    tail = bytearray()
-    reader = threading.Thread(target=drain, args=(master, stop_draining, tail), daemon=True)
-    reader.start()
+    proc, master, stop_draining, reader, tail = start_dashboard(tmp_path, 24, 80)
     family: list[Proc] = []
     try:
         assert wait_until(lambda: (state(db_path, "cycle") or 0) >= 2, timeout=120), (
