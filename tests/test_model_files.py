@@ -115,8 +115,9 @@ async def test_a_model_and_samples_of_another_label_are_replaced_not_used(
     await started(again)
     try:
         said = [a.message for a in again.engine.alerts]
-        assert any("saved model learned another label" in m for m in said), said
-        assert any("saved samples were labelled by another rule" in m for m in said), said
+        # (no "other" in the match: an earlier test may have registered it as a secret to redact)
+        assert any("the saved model learned an" in m for m in said), said
+        assert any("saved samples were labelled by an" in m for m in said), said
         assert again.engine.bootstrapped  # a new model from candle history
         assert again.engine.models.model.metrics.label == again.engine.models.label
         assert "stop-loss -5 %" in again.engine.models.label
