@@ -12,6 +12,7 @@ from tui_bot.engine.validation import (
     MIN_ROWS,
     NO_EDGE,
     NOT_ENOUGH_DATA,
+    _weighted_aucs,
     auc,
     auc_interval,
     block_length,
@@ -52,6 +53,16 @@ def test_the_interval_holds_the_auc_and_blocks_see_through_overlapping_rows() ->
     block_low, block_high = auc_interval(y10, p10, block=10)
     assert block_high - block_low > 2 * (high - low)  # about sqrt(10) wider
     assert block_length(np.repeat(np.arange(10.0), 5), horizon=7) == 35
+
+
+@pytest.mark.parametrize("decimals", [1, 3, 8])
+def test_every_resample_s_auc_is_the_auc_of_the_rows_it_drew(decimals: int) -> None:
+    rng = np.random.default_rng(decimals)
+    y = rng.integers(0, 2, 400).astype(bool)
+    p = np.round(rng.random(400) + 0.2 * y, decimals)  # few decimals: many ties
+    drawn = rng.integers(0, 400, size=(30, 400))
+    expected = [auc(y[rows], p[rows]) for rows in drawn]
+    assert _weighted_aucs(y, p, drawn) == pytest.approx(expected, abs=1e-12)
 
 
 def test_walk_forward_finds_a_real_signal_and_none_in_noise() -> None:

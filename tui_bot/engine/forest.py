@@ -105,12 +105,20 @@ def _exponent(powers_of_two: np.ndarray) -> np.ndarray:
     return (powers_of_two.astype(np.float64).view(np.int64) >> 52) - 1023
 
 
+# One tree's splits, each (feature, threshold, missing_go_to_left, kept_if_right: the mask of
+# its tree's leaves a row going right can still reach), and its leaf values left to right
+_TreeParts = tuple[list[tuple[int, float, bool, int]], list[float]]
+
+
 @dataclass(frozen=True)
-class _Split:
-    feature: int
-    threshold: float
-    missing_go_to_left: bool
-    kept_if_right: int  # the mask of its tree's leaves a row going right can still reach
+class _Splits:
+    """Every split of the forest: entry i of each array is split i."""
+
+    tree: np.ndarray  # intp
+    feature: np.ndarray  # intp
+    threshold: np.ndarray  # float64
+    missing_go_to_left: np.ndarray  # bool
+    kept_if_right: np.ndarray  # uint64
 
 
 def compile_forest(estimator: object) -> CompiledForest | None:
@@ -163,50 +171,47 @@ def _is_plain_tree(nodes: np.ndarray) -> bool:
     return not nodes["is_categorical"][nodes["is_leaf"] == 0].any()
 
 
-def _tree_parts(nodes: np.ndarray) -> tuple[list[_Split], list[float]]:
-    """One tree's splits and its leaf values, left to right."""
-    splits: list[_Split] = []
+def _tree_parts(nodes: np.ndarray) -> _TreeParts:
+    """One tree's splits as (feature, threshold, missing_go_to_left, kept_if_right) and its
+    leaf values, left to right."""
+    # plain lists: reading numpy's structured scalars node by node costs several times more
+    is_leaf, value = nodes["is_leaf"].tolist(), nodes["value"].tolist()
+    left, right = nodes["left"].tolist(), nodes["right"].tolist()
+    feature, threshold = nodes["feature_idx"].tolist(), nodes["num_threshold"].tolist()
+    missing_left = nodes["missing_go_to_left"].tolist()
+    splits: list[tuple[int, float, bool, int]] = []
     leaves: list[float] = []
 
     def walk(index: int) -> tuple[int, int]:
         """Adds the subtree at `index`; returns the range of its leaves' numbers."""
-        node = nodes[index]
-        if node["is_leaf"]:
-            leaves.append(float(node["value"]))
+        if is_leaf[index]:
+            leaves.append(float(value[index]))
             return len(leaves) - 1, len(leaves)
-        first, middle = walk(int(node["left"]))
-        _, end = walk(int(node["right"]))
-        left_leaves = (1 << middle) - (1 << first)
-        split = _Split(
-            feature=int(node["feature_idx"]),
-            threshold=float(node["num_threshold"]),
-            missing_go_to_left=bool(node["missing_go_to_left"]),
-            kept_if_right=(2**MAX_LEAVES - 1) ^ left_leaves,
-        )
-        splits.append(split)
+        first, middle = walk(left[index])
+        _, end = walk(right[index])
+        kept_if_right = (2**MAX_LEAVES - 1) ^ ((1 << middle) - (1 << first))
+        splits.append((feature[index], threshold[index], bool(missing_left[index]), kept_if_right))
         return first, end
 
     walk(0)
     return splits, leaves
 
 
-def _tabulate(
-    trees: list[tuple[list[_Split], list[float]]], baseline: float, n_features: int
-) -> CompiledForest:
+def _tabulate(trees: list[_TreeParts], baseline: float, n_features: int) -> CompiledForest:
     leaf_counts = [len(leaves) for _, leaves in trees]
     mask_type = np.min_scalar_type(2 ** max(leaf_counts) - 1)
-    splits = [(tree, split) for tree, (tree_splits, _) in enumerate(trees) for split in tree_splits]
+    splits = _all_splits(trees)
     thresholds = []
     tables = []
     for feature in range(n_features):
-        on_feature = [(tree, split) for tree, split in splits if split.feature == feature]
-        feature_thresholds = np.unique([split.threshold for _, split in on_feature])
+        on_feature = splits.feature == feature
+        feature_thresholds = np.unique(splits.threshold[on_feature])
         feature_thresholds = feature_thresholds[~np.isnan(feature_thresholds)]
         thresholds.append(feature_thresholds.astype(np.float64))
-        tables.append(_feature_table(on_feature, feature_thresholds, len(trees)))
+        tables.append(_feature_table(splits, on_feature, feature_thresholds, len(trees)))
     rows_per_feature = [len(table) for table in tables]
     table_start = np.concatenate([[0], np.cumsum(rows_per_feature)[:-1]]).astype(np.intp)
-    all_leaves = 2 ** max(leaf_counts) - 1  # only the bits a tree can have
+    all_leaves = np.uint64(2 ** max(leaf_counts) - 1)  # only the bits a tree can have
     return CompiledForest(
         thresholds=tuple(thresholds),
         table_start=table_start,
@@ -218,20 +223,33 @@ def _tabulate(
     )
 
 
+def _all_splits(trees: list[_TreeParts]) -> _Splits:
+    rows = [(tree, *split) for tree, (tree_splits, _) in enumerate(trees) for split in tree_splits]
+    tree, feature, threshold, missing_left, kept = zip(*rows, strict=True) if rows else [()] * 5
+    return _Splits(
+        tree=np.array(tree, dtype=np.intp),
+        feature=np.array(feature, dtype=np.intp),
+        threshold=np.array(threshold, dtype=np.float64),
+        missing_go_to_left=np.array(missing_left, dtype=bool),
+        kept_if_right=np.array(kept, dtype=np.uint64),
+    )
+
+
 def _feature_table(
-    on_feature: list[tuple[int, _Split]], thresholds: np.ndarray, n_trees: int
+    splits: _Splits, on_feature: np.ndarray, thresholds: np.ndarray, n_trees: int
 ) -> np.ndarray:
     """Rows 0..len(thresholds) by rank, then one for NaN; per tree the leaves still reachable
     after the feature's splits in that tree, as uint64."""
     table = np.full((len(thresholds) + 2, n_trees), 2**64 - 1, dtype=np.uint64)
-    for tree, split in on_feature:
-        # x goes right when not x <= threshold: when its rank is above the threshold's number,
-        # or always if the threshold is NaN
-        if np.isnan(split.threshold):
-            number = -1
-        else:
-            number = int(np.searchsorted(thresholds, split.threshold))
-        table[number + 1 : len(thresholds) + 1, tree] &= np.uint64(split.kept_if_right)
-        if not split.missing_go_to_left:
-            table[-1, tree] &= np.uint64(split.kept_if_right)
+    tree, kept = splits.tree[on_feature], splits.kept_if_right[on_feature]
+    threshold = splits.threshold[on_feature]
+    # x goes right when not x <= threshold: when its rank is above the threshold's number, or
+    # always if the threshold is NaN. A split's mask goes in at the first rank it sends right;
+    # the AND accumulated down the ranks carries it to every rank above.
+    number = np.where(np.isnan(threshold), -1, np.searchsorted(thresholds, threshold))
+    np.bitwise_and.at(table, (number + 1, tree), kept)
+    ranks = len(thresholds) + 1
+    table[:ranks] = np.bitwise_and.accumulate(table[:ranks], axis=0)
+    nan_goes_right = ~splits.missing_go_to_left[on_feature]
+    np.bitwise_and.at(table[-1], tree[nan_goes_right], kept[nan_goes_right])
     return table

@@ -79,6 +79,9 @@ class LiveRecord:
         self._max_pending = max_pending
         # keyed by (symbol, signal_ms); insertion order is age, so the first key is the oldest
         self._pending: dict[tuple[str, int], _Pending] = {}
+        # per symbol, its pending signal times in the order recorded (time order: a cycle
+        # predicts on the newest closed candle), so resolve looks only at the oldest ones
+        self._queues: dict[str, deque[int]] = {}
         self._window: deque[Resolved] = deque(maxlen=window)
         self._figures: LiveFigures | None = None
         self.dropped = 0  # pending rows pushed out by max_pending
@@ -112,14 +115,18 @@ class LiveRecord:
             if math.isnan(p) or key in self._pending:
                 continue
             self._pending[key] = _Pending(float(predicted_at), float(p), tuple(row))
+            self._queues.setdefault(symbol, deque()).append(key[1])
         self._drop_oldest()
 
     def _drop_oldest(self) -> None:
         excess = len(self._pending) - self._max_pending
         if excess <= 0:
             return
-        for key in list(itertools.islice(self._pending, excess)):
-            del self._pending[key]
+        for symbol, ms in list(itertools.islice(self._pending, excess)):
+            del self._pending[(symbol, ms)]
+            queue = self._queues[symbol]
+            if queue and queue[0] == ms:
+                queue.popleft()
         self.dropped += excess
 
     def mark_traded(self, symbol: str, signal_ms: int) -> None:
@@ -133,14 +140,13 @@ class LiveRecord:
         (T, 6) closed candles); returns the new rows, oldest signal first. One vectorised
         trade_outcomes call for all symbols: their due slices of candles, end to end (no
         outcome reads across a joint: each slice holds its signals' whole horizons)."""
-        by_symbol: dict[str, list[int]] = {}
-        for symbol, ms in self._pending:
-            if symbol in candles:
-                by_symbol.setdefault(symbol, []).append(ms)
         slices, signals, keys = [], [], []
         offset = 0
-        for symbol, times in by_symbol.items():
-            due = self._due(symbol, np.asarray(candles[symbol]), times)
+        for symbol, queue in self._queues.items():
+            data = candles.get(symbol)
+            if data is None or not queue:
+                continue
+            due = self._due(symbol, np.asarray(data), queue)
             if due is None:
                 continue
             data, index, ms = due
@@ -158,27 +164,35 @@ class LiveRecord:
         return resolved
 
     def _due(
-        self, symbol: str, data: np.ndarray, times: list[int]
+        self, symbol: str, data: np.ndarray, queue: deque[int]
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
         """(the candles the due outcomes read, their signal indexes in it, their signal times);
-        None when none is due. Predictions whose candle is gone for good are forgotten."""
-        if len(data) == 0:
+        None when none is due. A prediction is due once the candle `horizon` candles after the
+        last one whose open is at or before its signal time is there; one whose signal candle
+        the data lacks by then (a gap, or older than the data) is forgotten."""
+        last_signal = len(data) - 1 - self._rules.horizon  # the newest index a horizon covers
+        if last_signal < 0:
             return None
-        signal_ms = np.asarray(times, dtype=np.int64)
-        open_ms = data[:, _OPEN_MS].astype(np.int64)
+        cut_ms = data[last_signal, _OPEN_MS]
+        taken = []
+        while queue and queue[0] <= cut_ms:
+            ms = queue.popleft()
+            if (symbol, ms) in self._pending:  # not dropped already
+                taken.append(ms)
+        if not taken:
+            return None
+        signal_ms = np.asarray(taken, dtype=np.int64)
+        open_ms = data[: last_signal + 1, _OPEN_MS]  # float64 ms: exact integers
         index = np.searchsorted(open_ms, signal_ms)
-        present = index < len(open_ms)
+        present = index <= last_signal
         present[present] = open_ms[index[present]] == signal_ms[present]
-        # a candle missing from inside (or from before) the data the scan holds never comes back
-        lost = ~present & (signal_ms <= open_ms[-1])
-        for ms in signal_ms[lost]:
+        for ms in signal_ms[~present]:
             self._forget(symbol, int(ms))
-        due = present & (index + self._rules.horizon < len(open_ms))
-        if not due.any():
+        if not present.any():
             return None
-        first = int(index[due].min())
-        last = int(index[due].max()) + self._rules.horizon + 1
-        return data[first:last], index[due] - first, signal_ms[due]
+        index, signal_ms = index[present], signal_ms[present]
+        first, last = int(index.min()), int(index.max()) + self._rules.horizon + 1
+        return data[first:last], index - first, signal_ms
 
     def _take(
         self, keys: list[tuple[str, int]], known: list[bool], net: list[float]

@@ -158,29 +158,23 @@ def trade_outcomes(
 def _first_exit(
     candles: np.ndarray, base: np.ndarray, stop: np.ndarray, take: np.ndarray, rules: ExitRules
 ) -> tuple[np.ndarray, np.ndarray]:
-    """For each signal at `base`: the candle index whose open the sell fills at, and why."""
+    """For each signal at `base`: the candle index whose open the sell fills at, and why. All
+    checks at once: check k (1..checks) sees the candles base + 1 + (k - 1) * m .. base + k * m
+    closed since the last one, and the last one's close as the ticker's price."""
     m, checks = rules.check_candles, rules.checks
-    exit_at = np.full(len(base), -1, dtype=np.int64)
-    why = np.full(len(base), -1, dtype=np.int8)
-    for k in range(1, checks + 1):
-        first, last = base + 1 + (k - 1) * m, base + k * m  # candles closed since the last check
-        if m == 1:
-            low, high = candles[first, _LOW], candles[first, _HIGH]
-        else:
-            window = first[:, None] + np.arange(m)
-            low = candles[window, _LOW].min(axis=1)
-            high = candles[window, _HIGH].max(axis=1)
-        close = candles[last, _CLOSE]  # the ticker's last price at the check
-        hit = np.where(
-            np.minimum(low, close) <= stop,
-            0,
-            np.where(np.maximum(high, close) >= take, 1, 2 if k == checks else -1),
-        )
-        now = (exit_at < 0) & (hit >= 0)
-        exit_at[now], why[now] = last[now] + 1, hit[now]
-        if (exit_at >= 0).all():
-            break
-    return exit_at, why
+    seen = base[:, None] + 1 + np.arange(checks * m)  # (signals, checks * m)
+    low = candles[seen, _LOW].reshape(len(base), checks, m).min(axis=2)
+    high = candles[seen, _HIGH].reshape(len(base), checks, m).max(axis=2)
+    last = base[:, None] + m * np.arange(1, checks + 1)  # (signals, checks)
+    close = candles[last, _CLOSE]
+    stop_hit = np.minimum(low, close) <= stop[:, None]
+    take_hit = np.maximum(high, close) >= take[:, None]
+    exits = stop_hit | take_hit
+    exits[:, -1] = True  # the maximum hold forces the last check's exit
+    k = np.argmax(exits, axis=1)  # the first check that exits
+    rows = np.arange(len(base))
+    why = np.where(stop_hit[rows, k], 0, np.where(take_hit[rows, k], 1, 2)).astype(np.int8)
+    return last[rows, k] + 1, why
 
 
 def _contiguous(times: np.ndarray, tf_ms: int, horizon: int) -> np.ndarray:

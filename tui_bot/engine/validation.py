@@ -119,16 +119,14 @@ def _weighted_aucs(y: np.ndarray, p: np.ndarray, index: np.ndarray) -> np.ndarra
     with how often it drew them as weights, so one sort of `p` serves them all. Ties count
     half, as in `auc`."""
     resamples, n = index.shape
-    order = np.argsort(p, kind="mergesort")
-    position = np.empty(n, dtype=np.int64)
-    position[order] = np.arange(n)
-    flat = (np.arange(resamples)[:, None] * n + position[index]).ravel()
-    weights = np.bincount(flat, minlength=resamples * n).reshape(resamples, n).astype(np.float64)
-    positive = y[order]
-    p_sorted = p[order]
-    starts = np.flatnonzero(np.concatenate([[True], p_sorted[1:] != p_sorted[:-1]]))
-    pos = np.add.reduceat(weights * positive, starts, axis=1)  # (resamples, tie groups)
-    neg = np.add.reduceat(weights * ~positive, starts, axis=1)
+    values, group = np.unique(p, return_inverse=True)  # tie groups in order of p
+    groups = len(values)
+    # one count per (resample, tie group, class): how many of the group's negatives (0) and
+    # positives (1) the resample drew
+    code = group.astype(np.int64) * 2 + y
+    flat = (np.arange(resamples)[:, None] * (2 * groups) + code[index]).ravel()
+    counts = np.bincount(flat, minlength=resamples * groups * 2).reshape(resamples, groups, 2)
+    neg, pos = counts[:, :, 0].astype(np.float64), counts[:, :, 1].astype(np.float64)
     below = np.cumsum(neg, axis=1) - neg
     total = pos.sum(axis=1) * neg.sum(axis=1)
     with np.errstate(invalid="ignore", divide="ignore"):
