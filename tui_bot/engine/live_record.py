@@ -181,18 +181,19 @@ class LiveRecord:
                 taken.append(ms)
         if not taken:
             return None
-        signal_ms = np.asarray(taken, dtype=np.int64)
-        open_ms = data[: last_signal + 1, _OPEN_MS]  # float64 ms: exact integers
-        index = np.searchsorted(open_ms, signal_ms)
-        present = index <= last_signal
-        present[present] = open_ms[index[present]] == signal_ms[present]
-        for ms in signal_ms[~present]:
-            self._forget(symbol, int(ms))
-        if not present.any():
+        index, kept = [], []
+        for ms in taken:
+            at = _index_of(data, last_signal, ms, self._rules.timeframe_seconds * 1000)
+            if at is None:
+                self._forget(symbol, ms)
+            else:
+                index.append(at)
+                kept.append(ms)
+        if not index:
             return None
-        index, signal_ms = index[present], signal_ms[present]
-        first, last = int(index.min()), int(index.max()) + self._rules.horizon + 1
-        return data[first:last], index - first, signal_ms
+        first, last = min(index), max(index) + self._rules.horizon + 1
+        signals = np.asarray(index, dtype=np.int64) - first
+        return data[first:last], signals, np.asarray(kept, dtype=np.int64)
 
     def _take(
         self, keys: list[tuple[str, int]], known: list[bool], net: list[float]
@@ -260,6 +261,16 @@ class LiveRecord:
             base_expectancy_pct=_mean_pct(net),
             calibration=_calibration(p, win),
         )
+
+
+def _index_of(data: np.ndarray, last: int, ms: int, tf_ms: int) -> int | None:
+    """The index of the candle opening at `ms` among data[: last + 1], None if there is none.
+    Where no candle is missing it is a subtraction away; else a binary search."""
+    at = last - int((data[last, _OPEN_MS] - ms) // tf_ms)
+    if 0 <= at <= last and data[at, _OPEN_MS] == ms:
+        return at
+    at = int(np.searchsorted(data[: last + 1, _OPEN_MS], ms))
+    return at if at <= last and data[at, _OPEN_MS] == ms else None
 
 
 def _calibration(p: np.ndarray, win: np.ndarray) -> tuple[tuple[float, float, int], ...]:
