@@ -601,6 +601,8 @@ class Engine:
     def _edge_block(self) -> str | None:
         """The reason no position may open while ml.require_edge is on and the model has not
         shown an edge; said in Alerts when it starts and when it ends."""
+        if not self.settings.ml.require_edge and not self._blocking:
+            return None  # the gate is off: no verdict to look at (its interval is a bootstrap)
         edge = self.edge()
         blocking = self.settings.ml.require_edge and not edge.shown
         if blocking != self._blocking:
