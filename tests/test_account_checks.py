@@ -16,9 +16,12 @@ from fake_exchange import FakeBinance, bot_config
 
 from tui_bot.clock import FakeClock
 from tui_bot.config import Settings, load_settings
+from tui_bot.engine import commands as cmd
+from tui_bot.engine.cycle import Engine
 from tui_bot.engine.executor import client_order_id
 from tui_bot.engine.model import InlineTrainer
 from tui_bot.engine.reconcile import read_stake
+from tui_bot.engine.snapshot import Snapshot
 from tui_bot.exchange.ccxt_exchange import CcxtExchange
 from tui_bot.exchange.errors import NetworkError
 from tui_bot.runtime import STORE_FILE, Runtime, build_runtime
@@ -78,7 +81,7 @@ async def test_a_garbled_balance_answer_is_stale_not_zero(
     assert good.equity == pytest.approx(10_000, rel=0.01) and not good.balance_stale
     points = len(runtime.store.equity_history(1000))
     server.inject(kind, count=1000, path="/api/v3/account")
-    garbled = [await engine.run_cycle() for _ in range(2)]
+    garbled = [await balance_cycle(engine) for _ in range(2)]
     for snap in garbled:
         assert snap.balance_stale and snap.to_json()["balance_stale"] is True
         assert snap.equity == good.equity  # the last good one, not cash 0
@@ -95,6 +98,13 @@ async def test_a_garbled_balance_answer_is_stale_not_zero(
 
 
 REAL = object()
+
+
+async def balance_cycle(engine: Engine) -> Snapshot:
+    """A cycle that reads a live balance again: a scan is due (a live balance is re-read after
+    the bot's own orders and once a scan, not every cycle)."""
+    engine.submit(cmd.ScanNow())
+    return await engine.run_cycle()
 
 
 @pytest.mark.parametrize("kind", ["html", "garbage", "empty"])
@@ -214,7 +224,7 @@ async def test_a_skewed_clock_is_named_and_the_last_equity_kept(
     good = await engine.run_cycle()
     client = runtime.exchange.client  # type: ignore[attr-defined]
     client.milliseconds = lambda: int(time.time() * 1000) - 30_000  # 30 s behind
-    skewed = await engine.run_cycle()
+    skewed = await balance_cycle(engine)
     assert skewed.equity == good.equity and skewed.balance_stale
     found = [m for m in messages(runtime) if "clock" in m]
     assert found and "30 s behind" in found[0] and "NTP" in found[0], found
@@ -237,7 +247,7 @@ async def test_a_timestamp_refused_everywhere_is_named_without_the_servers_time(
     await engine.start()
     good = await engine.run_cycle()
     server.inject("clock_skew", count=10_000)  # /time as well: no offset to compute
-    skewed = await engine.run_cycle()
+    skewed = await balance_cycle(engine)
     assert skewed.equity == good.equity
     assert len(runtime.store.equity_history(1000)) == 1
     found = [m for m in messages(runtime) if "timestamp" in m]
@@ -352,8 +362,8 @@ async def test_live_coins_outside_the_store_are_unmanaged_and_dust_is_only_menti
         params = {"symbol": "LINKUSDT", "side": "BUY", "type": "MARKET", "quantity": "10",
                   "newClientOrderId": client_order_id(77, "LINK/USDT", "buy")}  # fmt: skip
         server.route("POST", "/api/v3/order", params)
-        await engine.run_cycle()
-        later = await engine.run_cycle()
+        await balance_cycle(engine)
+        later = await balance_cycle(engine)
         assert {u.asset for u in later.unmanaged} == {"AVAX", "LINK"}
         link = [m for m in messages(runtime) if m.startswith("unmanaged:") and "LINK" in m]
         assert len(link) == 1, link  # alerted once, when it appeared

@@ -14,6 +14,8 @@ from tui_bot.engine.model import InlineTrainer
 from tui_bot.engine.snapshot import PHASES, Snapshot
 from tui_bot.runtime import Runtime, build_runtime
 
+CANDLE_S = 300  # scan.timeframe's default, 5m
+
 
 class CountingExchange:
     """Wraps an exchange and counts calls per method."""
@@ -104,11 +106,14 @@ async def test_scan_concurrency_is_bounded_by_max_parallel_workers(
     tmp_path: Path, clock: FakeClock
 ) -> None:
     runtime = runtime_for(tmp_path, clock, **{"scan.max_parallel_workers": 3, "sim.latency_ms": 5})
-    await run(runtime, 1)
+    await runtime.engine.start()
+    clock.advance(CANDLE_S)  # a new candle for every symbol: the scan fetches them all
+    await runtime.engine.run(1)
     assert runtime.engine.scanner.max_in_flight == 3
     new = runtime.engine.settings.with_values({"scan.max_parallel_workers": 5})
     runtime.engine.submit(cmd.ApplySettings(new))
     runtime.engine.submit(cmd.ScanNow())
+    clock.advance(CANDLE_S)
     await runtime.engine.run(1)
     assert runtime.engine.scanner.max_in_flight == 5
     await runtime.close()

@@ -8,6 +8,7 @@ from pathlib import Path
 import joblib
 import numpy as np
 import pytest
+from proc_scan import is_alive, read_proc, wait_until
 
 from tui_bot.engine.features import FEATURE_NAMES
 from tui_bot.engine.model import (
@@ -180,6 +181,22 @@ async def test_process_trainer_trains_in_another_process() -> None:
             np.testing.assert_allclose(remote.predict_proba(X), local.predict_proba(X), rtol=1e-9)
         with pytest.raises(ValueError, match="need both classes"):
             await trainer.train(X, np.zeros(len(X), dtype=np.int8))
+    finally:
+        trainer.close()
+
+
+@pytest.mark.slow
+async def test_the_training_process_exists_only_while_it_trains() -> None:
+    X, y = synthetic(300)
+    trainer = ProcessTrainer()
+    try:
+        trainer.warm_up()  # started ahead (the first start's history download)
+        worker = read_proc(await trainer.worker_pid())
+        assert worker is not None and is_alive(worker)
+        await trainer.train(X, y)
+        assert wait_until(lambda: not is_alive(worker), timeout=60), "it outlived its training"
+        trained = await trainer.train(X, y)  # the next training starts a worker of its own
+        assert trained.metrics.samples == 300
     finally:
         trainer.close()
 

@@ -8,10 +8,11 @@ import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 
+import numpy as np
 import pytest
 from fake_exchange import FakeBinance, bot_config
 
-from tui_bot.clock import WallClock
+from tui_bot.clock import FakeClock
 from tui_bot.config import Settings, load_settings
 from tui_bot.engine.caches import TimedCache
 from tui_bot.engine.executor import client_order_id
@@ -98,13 +99,18 @@ def test_the_simulator_path_never_imports_ccxt(tmp_path: Path) -> None:
 
 async def test_scan_filters_markets_and_fetches_only_new_candles(server: FakeBinance) -> None:
     exchange = CcxtExchange("binance", server.ccxt_config(), backoff_seconds=0.01)
-    clock = WallClock()
+    clock = FakeClock(time.time())
     options = ScanOptions(top_n=20, candles=60, timeframe="5m", max_parallel_workers=3,
                           stake_currency="USDT", blacklist=("DOGE/*",))  # fmt: skip
     scanner = MarketScanner(exchange, options, TimedCache(1, 300, clock.now), clock, Monitor())
     try:
         first = await scanner.scan()
         before = len(server.requests)
+        unchanged = await scanner.scan(force=True)  # no candle closed since: nothing to fetch
+        assert [r.path for r in server.requests[before:]] == ["/api/v3/ticker/24hr"]
+        assert all(np.array_equal(unchanged.candles[s], first.candles[s]) for s in first.ranked)
+        # the scanner's clock just past the next candle boundary: one more closed candle each
+        clock.advance(300 - clock.now() % 300 + 1)
         second = await scanner.scan(force=True)
         options.whitelist = ("BTC/USDT", "ETH/*", "SOL/USDT")
         options.min_quote_volume = float(first.tickers["SOL/USDT"]["quoteVolume"]) + 1
@@ -117,7 +123,8 @@ async def test_scan_filters_markets_and_fetches_only_new_candles(server: FakeBin
     assert scanner.max_in_flight <= 3
     klines = [r for r in server.requests[before:] if r.path == "/api/v3/klines"]
     assert len(klines) >= len(first.ranked)
-    assert all("startTime" in r.params and int(r.params["limit"]) <= 3 for r in klines)
+    # one new closed candle: asked from it on, with the forming one and one spare (limit 4)
+    assert all("startTime" in r.params and int(r.params["limit"]) <= 4 for r in klines)
     for symbol in first.ranked:  # the merged candles are the same window, moved on (if at all)
         assert len(second.candles[symbol]) == 60
         assert second.candles[symbol][-1, 0] >= first.candles[symbol][-1, 0]

@@ -92,7 +92,10 @@ async def test_force_bypasses_the_cache() -> None:
     clock = FakeClock(1_000_000.0)
     market = FakeMarket(clock)
     scanner = make(clock, market)
-    await scanner.scan()
+    first = await scanner.scan()
+    again = await scanner.scan(force=True)  # nothing closed since: the held candles, no request
+    assert again is not first and market.calls["fetch_ohlcv"] == 8
+    clock.advance(300)  # a candle closes for every symbol
     await scanner.scan(force=True)
     assert market.calls["fetch_ohlcv"] == 16
 

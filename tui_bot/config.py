@@ -150,6 +150,9 @@ SCHEMA: tuple[KeySpec, ...] = (
          allow_empty=True, max_length=4096),
     _key("exchange", "min_quote_volume_24h", float, 0.0,
          "Skip markets that traded less than this in 24 h (stake currency)", "", (0, 1e15)),
+    _key("exchange", "weight_limit_per_minute", int, 0,
+         "Request weight the exchange allows a minute, in its own units (Binance: 6000); "
+         "0: the limit ccxt knows for it", "", (0, 10_000_000)),
     _key("exchange", "paper_balance", float, 10000.0,
          "Paper-trading starting balance (stake currency)", "", (1, 1e12)),
     _key("sim", "seed", int, 42, "Random seed of the simulated market", "", (0, 2**31 - 1)),
@@ -239,6 +242,7 @@ class ExchangeSettings:
     whitelist: str
     blacklist: str
     min_quote_volume_24h: float
+    weight_limit_per_minute: int
     paper_balance: float
     ccxt_config: dict[str, Any]
 

@@ -140,6 +140,7 @@ def _ccxt_runtime(
             sandbox=settings.exchange.sandbox,
             credentials=credentials_from_env(env) if decision.mode == "LIVE" else None,
             max_in_flight=settings.scan.max_parallel_workers,
+            weight_limit_per_minute=settings.exchange.weight_limit_per_minute,
         )
     except ValueError as e:
         raise ConfigError(_exchange_problem(settings, name, str(e), exchange_ids())) from None

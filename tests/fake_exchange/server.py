@@ -14,6 +14,14 @@ first), "malformed" (a truncated JSON body; an order is executed first), "html" 
 "clock_skew" (Binance's -1021 "outside of the recvWindow", nothing handled). `hold_orders` keeps a
 POST /order open for a while (before or after executing it) and sets an Event, so a test can kill
 the client exactly while an order is in flight.
+
+Request weight is counted as Binance counts it (`WEIGHTS`): fixed one-minute windows of the
+server's clock, `X-MBX-USED-WEIGHT-1M` on every answer, and a request that would take the minute
+past `weight_limit` is refused with HTTP 429 (-1003, Retry-After: the seconds to the next minute)
+without being executed. `mark()`, `usage()`, `usage_between()` and `peak_minute_weight()` say
+what was spent, so a test can count what one engine step cost. The server's clock is `clock`
+(time.time unless given: a test shares its engine's clock with it); `frozen` only stops prices.
+`pairs=N` lists N trading USDT pairs (the ten below, then generated ones) instead of ten.
 """
 
 from __future__ import annotations
@@ -26,6 +34,7 @@ import random
 import socket
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -81,6 +90,94 @@ PAIRS = (
     Pair("ETH", "BTC", 0.05, 0.0001, 0.00001),  # another quote currency
     Pair("LUNA", "USDT", 0.5, 0.01, 0.0001, status="BREAK"),  # not trading
 )
+USDT_PAIRS = sum(1 for p in PAIRS if p.quote == "USDT" and p.status == "TRADING")
+GENERATED_PRICES = (2.5, 0.8, 12.0, 45.0, 0.03, 180.0, 7.5, 0.0025, 1.2, 320.0)
+
+
+def generated_pairs(count: int) -> tuple[Pair, ...]:
+    """`count` more trading USDT pairs, named G011/USDT, G012/USDT, ... (after the ten above)."""
+    out = []
+    for i in range(USDT_PAIRS + 1, USDT_PAIRS + count + 1):
+        price = GENERATED_PRICES[i % len(GENERATED_PRICES)] * (1 + i / 100)
+        tick = 10.0 ** (math.floor(math.log10(price)) - 4)
+        step = min(1.0, max(1e-5, 10.0 ** math.floor(math.log10(0.05 / price))))
+        out.append(Pair(f"G{i:03d}", "USDT", price, step, tick))
+    return tuple(out)
+
+
+def pair_list(usdt_pairs: int | None) -> tuple[Pair, ...]:
+    """PAIRS, or with `usdt_pairs` trading USDT pairs: PAIRS' first ones, then generated ones;
+    the other-quote and the inactive pair stay either way."""
+    if usdt_pairs is None:
+        return PAIRS
+    if usdt_pairs < 1:
+        raise ValueError(f"pairs={usdt_pairs}: at least one trading USDT pair")
+    usdt = [p for p in PAIRS if p.quote == "USDT" and p.status == "TRADING"][:usdt_pairs]
+    others = [p for p in PAIRS if p.quote != "USDT" or p.status != "TRADING"]
+    return (*usdt, *others, *generated_pairs(usdt_pairs - len(usdt)))
+
+
+# Binance spot REQUEST_WEIGHT per endpoint, from the published REST API documentation
+# (github.com/binance/binance-spot-api-docs, rest-api.md, each endpoint's "Weight:"; read at its
+# commit of 2026-07-21). An int, or a function of the request's parameters where the docs give
+# conditions. Paths outside /api/ (sapi, fapi, dapi) have limits of their own: 0 here.
+def _ticker_24hr_weight(p: dict[str, str]) -> int:
+    if "symbol" in p:
+        return 2
+    if "symbols" not in p:
+        return 80
+    count = len(_symbol_list(p["symbols"]))
+    return 2 if count <= 20 else 40 if count <= 100 else 80
+
+
+def _depth_weight(p: dict[str, str]) -> int:
+    limit = int(p.get("limit", 100))
+    return 5 if limit <= 100 else 25 if limit <= 500 else 50 if limit <= 1000 else 250
+
+
+WEIGHTS: dict[tuple[str, str], int | Callable[[dict[str, str]], int]] = {
+    ("GET", "/api/v3/ping"): 1,
+    ("GET", "/api/v3/time"): 1,
+    ("GET", "/api/v3/exchangeInfo"): 20,
+    ("GET", "/api/v3/depth"): _depth_weight,
+    ("GET", "/api/v3/klines"): 2,
+    ("GET", "/api/v3/ticker/24hr"): _ticker_24hr_weight,
+    ("GET", "/api/v3/ticker/price"): lambda p: 2 if "symbol" in p else 4,
+    ("GET", "/api/v3/ticker/bookTicker"): lambda p: 2 if "symbol" in p else 4,
+    ("GET", "/api/v3/account"): 20,
+    ("POST", "/api/v3/order"): 1,
+    ("GET", "/api/v3/order"): 4,
+    ("DELETE", "/api/v3/order"): 1,
+    ("GET", "/api/v3/openOrders"): lambda p: 6 if "symbol" in p else 80,
+    ("DELETE", "/api/v3/openOrders"): 1,
+    ("GET", "/api/v3/allOrders"): 20,
+    ("GET", "/api/v3/myTrades"): lambda p: 5 if "orderId" in p else 20,
+}
+DEFAULT_WEIGHT_LIMIT = 6000  # REQUEST_WEIGHT a minute, as Binance publishes it in exchangeInfo
+
+
+def request_weight(method: str, path: str, params: dict[str, str]) -> int:
+    """What Binance charges this request against REQUEST_WEIGHT."""
+    weight = WEIGHTS.get((method, path))
+    if weight is None:
+        return 1 if path.startswith("/api/") else 0
+    try:
+        return weight(params) if callable(weight) else weight
+    except ValueError:  # a malformed limit or symbols list: Binance refuses it, we charge 1
+        return 1
+
+
+def _symbol_list(text: str) -> list[str]:
+    """Binance's `symbols` parameter: a JSON array of ids, e.g. ["BTCUSDT","ETHUSDT"]."""
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError:
+        raise ValueError(f"symbols: not a JSON array: {text!r}") from None
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise ValueError(f"symbols: not a JSON array of strings: {text!r}")
+    return value
+
+
 MIN_NOTIONAL = 5.0
 INSUFFICIENT = "Account has insufficient balance for requested action."
 ANSWER_KEYS = (
@@ -98,6 +195,15 @@ class Request:
     status: int
     fault: str | None
     params: dict[str, str] = field(default_factory=dict)
+    weight: int = 0  # REQUEST_WEIGHT charged (0 when refused or faulted with 429/418)
+    used: int = 0  # the minute window's weight after this request
+    refused: bool = False  # answered 429 because it would have taken the minute over the limit
+
+
+@dataclass
+class Usage:
+    calls: int = 0
+    weight: int = 0
 
 
 @dataclass
@@ -119,6 +225,9 @@ class FakeBinance:
         timeframe: str = "5m",
         hang_seconds: float = 3.0,
         wiggle: tuple[float, float] = (0.0, 1.0),
+        pairs: int | None = None,
+        weight_limit: int = DEFAULT_WEIGHT_LIMIT,
+        clock: Callable[[], float] | None = None,
     ) -> None:
         self.api_key = api_key
         self.secret = secret
@@ -126,9 +235,12 @@ class FakeBinance:
         self.wiggle = wiggle  # (amplitude, period s): a fast swing so stops and targets trigger
         self.frozen: float | None = None  # prices and the book stand still at this time
         self.lock = threading.RLock()
-        self.pairs = {p.id: p for p in PAIRS}
+        self.clock = clock or time.time
+        self.weight_limit = weight_limit
+        self.pair_list = pair_list(pairs)
+        self.pairs = {p.id: p for p in self.pair_list}
         self.tf = TF_SECONDS[timeframe]
-        self.k0 = int(time.time() // self.tf)
+        self.k0 = int(self.now() // self.tf)
         self._paths = self._price_paths(seed)
         self.balances: dict[str, list[float]] = {
             a: [float(v), 0.0] for a, v in (balances or {"USDT": 10_000.0}).items()
@@ -141,6 +253,9 @@ class FakeBinance:
         self._random_kinds: tuple[str, ...] = ()
         self._random_paths: tuple[str, ...] | None = None
         self._rng = random.Random(seed)
+        self._window = -1  # the current minute window (server time // 60)
+        self._used = 0  # weight spent in it
+        self._minutes: dict[int, int] = {}  # minute window -> weight spent in it
         self._next_id = 1000
         self.hold: dict[str, Any] | None = None
         self.order_arrived = threading.Event()
@@ -170,6 +285,10 @@ class FakeBinance:
     def url(self) -> str:
         host, port = self._httpd.server_address[:2]
         return f"http://{host}:{port}"
+
+    def now(self) -> float:
+        """The server's clock: candles, tickers, order times and the weight windows follow it."""
+        return self.clock()
 
     def ccxt_config(self, timeout_ms: int = 2000) -> dict[str, Any]:
         """What goes under [exchange.ccxt_config] to point ccxt.binance here."""
@@ -253,7 +372,7 @@ class FakeBinance:
         """Per pair, candles [k0-HISTORY, k0+FUTURE) as rows (open, high, low, close, volume)."""
         n = HISTORY + FUTURE
         paths = {}
-        for i, pair in enumerate(PAIRS):
+        for i, pair in enumerate(self.pair_list):
             rng = np.random.default_rng([seed, i])
             noise = rng.normal(0.0, 0.004, n)
             log_p = np.empty(n)
@@ -275,7 +394,7 @@ class FakeBinance:
 
     def price(self, pair_id: str, now: float | None = None) -> float:
         if now is None:
-            now = time.time() if self.frozen is None else self.frozen
+            now = self.now() if self.frozen is None else self.frozen
         k = int(now // self.tf)
         row = self._paths[pair_id][self._index(k)]
         frac = (now - k * self.tf) / self.tf
@@ -286,7 +405,8 @@ class FakeBinance:
     def _klines(self, pair_id: str, interval: str, start: int | None, limit: int) -> list:
         if TF_SECONDS.get(interval) != self.tf:
             raise _ApiError(400, -1120, "Invalid interval.")
-        now_k = int(time.time() // self.tf)
+        now = self.now()
+        now_k = int(now // self.tf)
         first = now_k - limit + 1 if start is None else math.ceil(start / 1000 / self.tf)
         last = min(now_k, first + limit - 1)
         rows = []
@@ -295,7 +415,7 @@ class FakeBinance:
             if k == now_k:  # the forming candle, up to now
                 c = self.price(pair_id)
                 h, lo = max(o, c), min(o, c)
-                v *= (time.time() - k * self.tf) / self.tf
+                v *= (now - k * self.tf) / self.tf
             open_ms = k * self.tf * 1000
             rows.append(
                 [
@@ -316,7 +436,7 @@ class FakeBinance:
         return rows
 
     def _ticker(self, pair: Pair) -> dict[str, Any]:
-        now = time.time()
+        now = self.now()
         k = int(now // self.tf)
         day = self._paths[pair.id][self._index(k - 86400 // self.tf) : self._index(k)]
         last = self.price(pair.id, now)
@@ -345,6 +465,29 @@ class FakeBinance:
             "lastId": 1000,
             "count": 1000,
         }
+
+    def _book_ticker(self, pair: Pair) -> dict[str, Any]:
+        bid, ask = self._touch(pair, self.price(pair.id))
+        return {
+            "symbol": pair.id,
+            "bidPrice": _s(bid),
+            "bidQty": "10",
+            "askPrice": _s(ask),
+            "askQty": "10",
+        }
+
+    def _per_symbol(self, p: dict[str, str], answer: Callable[[Pair], dict[str, Any]]) -> Any:
+        """Binance's ticker endpoints: one object for `symbol`, a list for `symbols` or for all."""
+        if "symbol" in p:
+            return answer(self._pair(p["symbol"]))
+        if "symbols" in p:
+            try:
+                ids = _symbol_list(p["symbols"])
+            except ValueError as e:
+                msg = f"Illegal characters found in parameter 'symbols'; {e}"
+                raise _ApiError(400, -1100, msg) from None
+            return [answer(self._pair(i)) for i in ids]
+        return [answer(pair) for pair in self.pair_list]
 
     def _touch(self, pair: Pair, mid: float) -> tuple[float, float]:
         half = max(pair.tick, mid * 0.0002)
@@ -397,7 +540,7 @@ class FakeBinance:
                 need, asset = qty, pair.base
             if self.balances.get(asset, [0.0, 0.0])[0] + 1e-12 < need:
                 raise _ApiError(400, -2010, INSUFFICIENT)
-            now_ms = int(time.time() * 1000)
+            now_ms = int(self.now() * 1000)
             order_id = self._next_id
             self._next_id += 1
             fee = cost * FEE_RATE
@@ -541,7 +684,7 @@ class FakeBinance:
             "brokered": False,
             "requireSelfTradePrevention": False,
             "preventSor": False,
-            "updateTime": int(time.time() * 1000),
+            "updateTime": int(self.now() * 1000),
             "accountType": "SPOT",
             "balances": balances,
             "permissions": ["SPOT"],
@@ -555,7 +698,7 @@ class FakeBinance:
 
     def exchange_info(self) -> dict[str, Any]:
         symbols = []
-        for pair in PAIRS:
+        for pair in self.pair_list:
             symbols.append(
                 {
                     "symbol": pair.id,
@@ -609,14 +752,12 @@ class FakeBinance:
             )
         return {
             "timezone": "UTC",
-            "serverTime": int(time.time() * 1000),
-            "rateLimits": [
-                {
-                    "rateLimitType": "REQUEST_WEIGHT",
-                    "interval": "MINUTE",
-                    "intervalNum": 1,
-                    "limit": 6000,
-                },
+            "serverTime": int(self.now() * 1000),
+            "rateLimits": [  # Binance's, with our weight limit (only that one is enforced here)
+                _rate_limit("REQUEST_WEIGHT", "MINUTE", 1, self.weight_limit),
+                _rate_limit("ORDERS", "SECOND", 10, 100),
+                _rate_limit("ORDERS", "DAY", 1, 200_000),
+                _rate_limit("RAW_REQUESTS", "MINUTE", 5, 61_000),
             ],
             "exchangeFilters": [],
             "symbols": symbols,
@@ -627,29 +768,19 @@ class FakeBinance:
         if path in ("/api/v3/ping", "/api/v1/ping"):
             return {}
         if path == "/api/v3/time":
-            return {"serverTime": int(time.time() * 1000)}
+            return {"serverTime": int(self.now() * 1000)}
         if path == "/api/v3/exchangeInfo":
             return self.exchange_info()
         if path in ("/fapi/v1/exchangeInfo", "/dapi/v1/exchangeInfo"):  # no futures here
-            return {"timezone": "UTC", "serverTime": int(time.time() * 1000), "symbols": []}
+            return {"timezone": "UTC", "serverTime": int(self.now() * 1000), "symbols": []}
         if path == "/api/v3/ticker/24hr":
-            if "symbol" in p:
-                return self._ticker(self._pair(p["symbol"]))
-            return [self._ticker(pair) for pair in PAIRS]
+            return self._per_symbol(p, self._ticker)
+        if path == "/api/v3/ticker/price":
+            return self._per_symbol(
+                p, lambda pair: {"symbol": pair.id, "price": _s(self.price(pair.id))}
+            )
         if path == "/api/v3/ticker/bookTicker":
-            out = []
-            for pair in PAIRS:
-                bid, ask = self._touch(pair, self.price(pair.id))
-                out.append(
-                    {
-                        "symbol": pair.id,
-                        "bidPrice": _s(bid),
-                        "bidQty": "10",
-                        "askPrice": _s(ask),
-                        "askQty": "10",
-                    }
-                )
-            return out
+            return self._per_symbol(p, self._book_ticker)
         if path == "/api/v3/klines":
             pair = self._pair(p.get("symbol"))
             start = int(p["startTime"]) if "startTime" in p else None
@@ -659,7 +790,7 @@ class FakeBinance:
             pair = self._pair(p.get("symbol"))
             bids, asks = self.book(pair, min(int(p.get("limit", 100)), 100))
             return {
-                "lastUpdateId": int(time.time() * 1000),
+                "lastUpdateId": int(self.now() * 1000),
                 "bids": [[_s(a), _s(b)] for a, b in bids],
                 "asks": [[_s(a), _s(b)] for a, b in asks],
             }
@@ -729,6 +860,74 @@ class FakeBinance:
         with self.lock:
             return sum(1 for r in self.requests if r.path == path and method in (None, r.method))
 
+    # -- request weight -------------------------------------------------------------------
+    def _charge(self, weight: int) -> tuple[bool, int, float]:
+        """(accepted, the minute's weight after this request, seconds to the next minute)."""
+        now = self.now()
+        window = int(now // 60)
+        with self.lock:
+            if window != self._window:
+                self._window, self._used = window, 0
+            accepted = self._used + weight <= self.weight_limit
+            if accepted:
+                self._used += weight
+                self._minutes[window] = self._used
+            return accepted, self._used, (window + 1) * 60 - now
+
+    def used_weight(self) -> int:
+        """Weight spent in the current minute window, as X-MBX-USED-WEIGHT-1M says it."""
+        with self.lock:
+            return self._used if int(self.now() // 60) == self._window else 0
+
+    def mark(self) -> int:
+        """A position in `requests`: `since(mark)` / `usage(mark)` are what came after it."""
+        with self.lock:
+            return len(self.requests)
+
+    def since(self, mark: int, until: int | None = None) -> list[Request]:
+        with self.lock:
+            return list(self.requests[mark:until])
+
+    def usage(self, mark: int = 0, until: int | None = None) -> dict[str, Usage]:
+        """Calls and weight per "METHOD /path" between two marks."""
+        return _usage(self.since(mark, until))
+
+    def usage_between(self, start: float, end: float) -> dict[str, Usage]:
+        """Calls and weight per "METHOD /path" of the requests received in [start, end), server
+        clock."""
+        with self.lock:
+            return _usage([r for r in self.requests if start <= r.time < end])
+
+    def weight(self, mark: int = 0, until: int | None = None) -> int:
+        return sum(r.weight for r in self.since(mark, until))
+
+    def peak_minute_weight(self) -> int:
+        """The most weight spent in any one minute window so far."""
+        with self.lock:
+            return max(self._minutes.values(), default=0)
+
+    def minute_weights(self) -> dict[float, int]:
+        """Weight spent per minute window, keyed by the window's start (server clock, s)."""
+        with self.lock:
+            return {w * 60.0: used for w, used in sorted(self._minutes.items())}
+
+    def refused(self, mark: int = 0) -> list[Request]:
+        """Requests answered 429 for going over the weight limit."""
+        return [r for r in self.since(mark) if r.refused]
+
+
+def _usage(requests: list[Request]) -> dict[str, Usage]:
+    out: dict[str, Usage] = {}
+    for r in requests:
+        usage = out.setdefault(f"{r.method} {r.path}", Usage())
+        usage.calls += 1
+        usage.weight += r.weight
+    return out
+
+
+def _rate_limit(kind: str, interval: str, num: int, limit: int) -> dict[str, Any]:
+    return {"rateLimitType": kind, "interval": interval, "intervalNum": num, "limit": limit}
+
 
 class _ApiError(Exception):
     def __init__(self, status: int, code: int, msg: str) -> None:
@@ -741,6 +940,7 @@ def _handler(server: FakeBinance) -> type[BaseHTTPRequestHandler]:
         protocol_version = "HTTP/1.0"  # one request a connection: no stale keep-alive sockets
         wbufsize = 1 << 16  # headers and body in one write
         disable_nagle_algorithm = True
+        used: int | None = None  # the minute's weight after this request, once charged
 
         def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
             pass
@@ -766,20 +966,36 @@ def _handler(server: FakeBinance) -> type[BaseHTTPRequestHandler]:
             params.update(parse_qsl(body))
             params.pop("signature", None)
             fault, retry_after = server._pick_fault(method, path)
-            record = Request(time.time(), method, path, 200, fault, params)
+            record = Request(server.now(), method, path, 200, fault, params)
             with server.lock:
                 server.requests.append(record)
             if fault in ("429", "418"):
                 record.status = int(fault)
+                record.used = server.used_weight()
                 msg = (
                     "Way too much request weight used; IP banned until later."
                     if fault == "418"
-                    else "Too much request weight used; current limit is 6000 a minute."
+                    else f"Too much request weight used; current limit is {server.weight_limit} "
+                    "request weight per 1 MINUTE."
                 )
                 self._send(
                     record.status, {"code": -1003, "msg": msg}, {"Retry-After": _s(retry_after, 3)}
                 )
                 return
+            weight = request_weight(method, path, params)
+            accepted, record.used, next_minute = server._charge(weight)
+            self.used = record.used
+            if not accepted:
+                record.status, record.refused = 429, True
+                msg = (
+                    f"Too much request weight used; current limit is {server.weight_limit} "
+                    "request weight per 1 MINUTE. Please use WebSocket Streams for live "
+                    "updates to avoid polling the API."
+                )
+                retry = str(max(1, math.ceil(next_minute)))
+                self._send(429, {"code": -1003, "msg": msg}, {"Retry-After": retry})
+                return
+            record.weight = weight
             if fault in ("500", "502", "503"):
                 record.status = int(fault)
                 text = {
@@ -848,10 +1064,13 @@ def _handler(server: FakeBinance) -> type[BaseHTTPRequestHandler]:
             headers: dict[str, str] | None = None,
         ) -> None:
             data = text.encode()
+            used = str(server.used_weight() if self.used is None else self.used)
             try:
                 self.send_response(status)
                 self.send_header("Content-Type", content_type + ";charset=UTF-8")
                 self.send_header("Content-Length", str(len(data)))
+                self.send_header("X-MBX-USED-WEIGHT", used)
+                self.send_header("X-MBX-USED-WEIGHT-1M", used)
                 for key, value in (headers or {}).items():
                     self.send_header(key, value)
                 self.end_headers()
@@ -904,8 +1123,10 @@ def main() -> None:
     parser.add_argument("--port", type=int, default=0)
     parser.add_argument("--key", default="fake-api-key")
     parser.add_argument("--secret", default="fake-api-secret")
+    parser.add_argument("--pairs", type=int, default=None, help="trading USDT pairs (10)")
+    parser.add_argument("--weight-limit", type=int, default=DEFAULT_WEIGHT_LIMIT)
     args = parser.parse_args()
-    server = FakeBinance(args.key, args.secret)
+    server = FakeBinance(args.key, args.secret, pairs=args.pairs, weight_limit=args.weight_limit)
     server._httpd.server_close()
     server._httpd = ThreadingHTTPServer(("127.0.0.1", args.port), _handler(server))
     server._httpd.daemon_threads = True

@@ -62,6 +62,10 @@ class _Counted:
         self.hits += len(keys) - len(missing)
         return values, missing
 
+    def __contains__(self, key: Hashable) -> bool:
+        """Whether `key` is cached now; counts neither a hit nor a miss."""
+        return key in self._data
+
     def put(self, key: Hashable, value: Any) -> None:
         self._data[key] = value
 

@@ -82,6 +82,18 @@ class MarketScanner:
         self.cache.put(SCAN_KEY, result)
         return result
 
+    def scan_due(self, force: bool = False) -> bool:
+        """Whether the next scan() fetches (the cached scan is gone or a scan was asked for);
+        looks without counting a hit or a miss."""
+        return force or SCAN_KEY not in self.cache
+
+    def hold(self, candles: dict[str, np.ndarray]) -> None:
+        """Closed candles fetched elsewhere (the model's history at start) to build the next
+        scans on, so they fetch only what is newer."""
+        for symbol, rows in candles.items():
+            if len(rows):
+                self._held[symbol] = rows[-self.options.candles :]
+
     async def markets(self) -> dict[str, dict[str, Any]]:
         if self._markets is None:
             with self.monitor.time("exchange.load_markets"):
@@ -157,6 +169,8 @@ class MarketScanner:
             return await self._fetch_candles(symbol, limit)
         step_ms = timeframe_seconds(timeframe) * 1000
         since = int(held[-1, 0]) + step_ms
+        if since + step_ms > self.clock.now() * 1000:
+            return held[-limit:]  # the candle after the last held one has not closed yet
         missing = math.ceil((self.clock.now() * 1000 - since) / step_ms) + 1
         if missing > limit:  # too far behind: start over
             return await self._fetch_candles(symbol, limit)

@@ -14,6 +14,11 @@
   once it can no longer execute: `settle_seconds` after it was sent (the exchange's recvWindow,
   10 s on Binance, plus a second), and likewise for orders a crashed process may have sent just
   before this one started.
+- Rate budget: ccxt's limiter in its rolling-window form, sized to the exchange's weight limit
+  a minute (request_budget.py): requests go out at once while the minute's budget lasts and
+  wait only once it is spent (ccxt's default leaky bucket spaces every request by its cost, so
+  the all-symbols ticker alone waited 0.8 s on Binance). Each request's weight and wait, and the
+  exchange's own count of the minute's weight (Binance's X-MBX-USED-WEIGHT-1M), go to `budget`.
 - Rate limits (429 / 418 / DDoSProtection / RateLimitExceeded): every request waits out
   Retry-After (or a growing pause), and for a while fewer requests may be in flight at once.
   A pause longer than `max_wait_seconds` fails calls at once instead of sending anything.
@@ -43,11 +48,23 @@ from tui_bot.exchange.errors import (
     RateLimited,
     RequestTimeout,
 )
+from tui_bot.exchange.request_budget import (
+    MINUTE,
+    WEIGHT_PER_COST,
+    RequestBudget,
+    stated_weight_limit,
+    used_weight,
+)
 from tui_bot.redact import redact, register
 
 AlertFn = Callable[[str, str, str], None]  # level, source, message
 _log = logging.getLogger("tui_bot.ccxt")
-DEFAULT_CONFIG: dict[str, Any] = {"enableRateLimit": True, "options": {"defaultType": "spot"}}
+DEFAULT_CONFIG: dict[str, Any] = {
+    "enableRateLimit": True,
+    "rateLimiterAlgorithm": "rollingWindow",  # spend the minute's budget, don't queue behind it
+    "rollingWindowSize": MINUTE * 1000,
+    "options": {"defaultType": "spot"},
+}
 # A spot bot needs spot markets only: fewer requests to load them, none of them signed.
 SPOT_DEFAULTS: dict[str, dict[str, Any]] = {
     "binance": {
@@ -163,12 +180,40 @@ def _instrumented(cls: type) -> type:
     import ccxt
 
     class Instrumented(cls):  # type: ignore[misc, valid-type]
+        tui_budget: RequestBudget | None = None
+        tui_weight_per_cost = 1.0
+
+        async def throttle(self, cost=None):  # type: ignore[no-untyped-def]
+            """ccxt's limiter, timed: what each request weighs and how long it waited."""
+            started = time.monotonic()
+            await super().throttle(cost)
+            if self.tui_budget is not None:
+                units = self.tokenBucket.get("cost", 1) if cost is None else cost
+                weight = float(units) * self.tui_weight_per_cost
+                self.tui_budget.spent(weight, time.monotonic() - started)
+
         def on_rest_response(self, code, reason, url, method, response_headers, *args):  # type: ignore[no-untyped-def]
             holder = _response.get()
             if holder is not None:
                 holder["status"] = code
                 holder["headers"] = dict(response_headers or {})
+            budget = self.tui_budget
+            used = used_weight(response_headers)
+            if used is not None and budget is not None:
+                budget.reported(used)
+            if budget is not None and budget.limit_from_exchange and "exchangeInfo" in str(url):
+                stated = stated_weight_limit(args[0] if args else None)
+                if stated is not None:
+                    self.tui_size_window(stated)
             return super().on_rest_response(code, reason, url, method, response_headers, *args)
+
+        def tui_size_window(self, limit: float) -> None:
+            """ccxt's rolling window holds MINUTE * 1000 / rateLimit cost units: `limit`."""
+            self.rateLimit = MINUTE * 1000 * self.tui_weight_per_cost / limit
+            self.tokenBucket = None
+            self.init_rest_rate_limiter()
+            if self.tui_budget is not None:
+                self.tui_budget.limit = limit
 
         def log(self, *args):  # type: ignore[no-untyped-def]
             """ccxt's verbose output (request headers included) goes through the log, scrubbed,
@@ -205,6 +250,7 @@ class CcxtExchange:
         max_wait_seconds: float = 30.0,
         settle_seconds: float | None = None,
         alert: AlertFn | None = None,
+        weight_limit_per_minute: float = 0.0,
     ) -> None:
         import ccxt.async_support as ccxt_async
 
@@ -229,6 +275,7 @@ class CcxtExchange:
         self.last_prices: dict[str, float] = {}
         cls = _instrumented(getattr(ccxt_async, name))
         self.client = cls(build_config(ccxt_config or {}, credentials, name))
+        self.budget = self._size_budget(weight_limit_per_minute)
         options = self.client.options
         window = options.get("recvWindow")
         if settle_seconds is None:
@@ -242,6 +289,33 @@ class CcxtExchange:
                 self.client.set_sandbox_mode(True)
             except Exception as e:
                 raise ValueError(f"{name} has no sandbox/testnet in ccxt ({_text(e)})") from None
+
+    def _size_budget(self, weight_limit_per_minute: float) -> RequestBudget:
+        """The budget in the exchange's weight, and ccxt's rolling window sized to it: the
+        given limit, or the one ccxt knows (60000 / rateLimit cost units a minute)."""
+        client = self.client
+        per_cost = WEIGHT_PER_COST.get(self.id, 1.0)
+        client.tui_weight_per_cost = per_cost
+        rate_limit = float(client.rateLimit or 0)
+        known = MINUTE * 1000 / rate_limit * per_cost if rate_limit > 0 else math.inf
+        budget = RequestBudget(weight_limit_per_minute or known)
+        # not configured: an exchange that states its limit (Binance's exchangeInfo) is believed
+        budget.limit_from_exchange = weight_limit_per_minute <= 0
+        client.tui_budget = budget
+        if weight_limit_per_minute > 0:
+            client.tui_size_window(weight_limit_per_minute)
+        return budget
+
+    def ticker_weights(self) -> tuple[float, float]:
+        """(one symbol's ticker, every symbol's tickers) in the exchange's weight, from ccxt's
+        cost table where it has the endpoint; ccxt's default cost of one request otherwise."""
+        per_cost = self.client.tui_weight_per_cost
+        table = (self.client.api or {}).get("public", {}).get("get", {})
+        entry = table.get("ticker/24hr") if isinstance(table, dict) else None
+        if isinstance(entry, dict) and "cost" in entry:
+            one = float(entry["cost"])
+            return one * per_cost, float(entry.get("noSymbol", one)) * per_cost
+        return per_cost, per_cost
 
     @property
     def rate_limited_for(self) -> float:
@@ -281,8 +355,22 @@ class CcxtExchange:
                     setattr(client, name, value)
 
     async def fetch_tickers(self, symbols: list[str] | None = None) -> dict[str, Ticker]:
+        """Every symbol's ticker, or just `symbols`' the cheapest way: one request each, at once,
+        when that weighs less than the all-symbols request (ticker_weights)."""
         await self.load_markets()
-        tickers = await self._call("fetch_tickers", self.client.fetch_tickers, symbols)
+        if symbols is not None and not symbols:
+            return {}
+        one, every = self.ticker_weights()
+        if symbols is not None and len(symbols) * one < every:
+            answers = await asyncio.gather(
+                *(self._call("fetch_ticker", self.client.fetch_ticker, s) for s in symbols)
+            )
+            tickers = dict(zip(symbols, answers, strict=True))
+        else:
+            tickers = await self._call("fetch_tickers", self.client.fetch_tickers)
+            if symbols is not None:
+                wanted = set(symbols)
+                tickers = {s: t for s, t in tickers.items() if s in wanted}
         for symbol, ticker in tickers.items():
             last = ticker.get("last") or ticker.get("close")
             if last:
@@ -507,6 +595,7 @@ class CcxtExchange:
     ) -> Any:
         attempts = (attempts or self.retries) if retry else 1
         for attempt in range(attempts):
+            await self._wait_for_reported_budget()
             await self._gate.acquire(self.max_wait_seconds)
             holder: dict[str, Any] = {}
             token = _response.set(holder)
@@ -532,6 +621,13 @@ class CcxtExchange:
             if not isinstance(error, RateLimited):  # a rate limit waits in the gate instead
                 await asyncio.sleep(self._delay(attempt))
         raise AssertionError("unreachable")
+
+    async def _wait_for_reported_budget(self) -> None:
+        """When the exchange says its minute is (nearly) spent, by us or by another process on
+        the same IP, nothing more goes out until its next minute (Binance counts per calendar
+        minute)."""
+        if self.budget.reported_full():
+            await asyncio.sleep(MINUTE - time.time() % MINUTE + 0.05)
 
     async def _clock_skew(self, what: str) -> ClockSkew:
         """Name how far our clock is off when the exchange's time can be had."""

@@ -19,6 +19,7 @@ from tui_bot.exchange.ccxt_exchange import CcxtExchange
 from tui_bot.exchange.errors import ExchangeError, InvalidOrder, OrderNotFound
 from tui_bot.exchange.ledger import Ledger, check_order_args
 from tui_bot.exchange.order_math import round_amount
+from tui_bot.exchange.request_budget import RequestBudget
 
 BOOK_DEPTH = 100
 DEFAULT_FEE = 0.001
@@ -50,6 +51,11 @@ class PaperExchange:
     def ledger(self) -> Ledger:
         """The simulated account, for reading only (the engine's start check)."""
         return self._ledger
+
+    @property
+    def budget(self) -> RequestBudget:
+        """The real exchange's rate budget: paper trading reads its market data there."""
+        return self.real.budget
 
     @property
     def alert(self) -> Any:

@@ -1,4 +1,6 @@
-"""Timings pane: per operation count, avg, min, max, p95 and last, in milliseconds."""
+"""Timings pane: per operation count, avg, min, max, p95 and last, in milliseconds; on a real
+exchange also the last cycle's request weight, what is left of the minute's budget and the
+cycle's wait on the rate limiter."""
 
 from __future__ import annotations
 
@@ -45,4 +47,11 @@ class TimingsTable(KeyedTable):
         )
 
     def subtitle_for(self, snapshot: Snapshot) -> str:
-        return "milliseconds"
+        budget = snapshot.requests
+        if budget is None:
+            return "milliseconds"
+        # short: it has to fit the pane's border at 80 columns
+        return (
+            f"ms · weight {budget.weight:,.0f}/cycle, {budget.left_minute:,.0f} of "
+            f"{budget.limit_minute:,.0f}/min left · limiter {fmt.millis(budget.waited_seconds)}"
+        )
