@@ -45,9 +45,10 @@ def test_headless_json_prints_one_object_per_cycle(workdir: Path) -> None:
     expected = {
         "cycle", "time", "mode", "exchange", "equity", "drawdown_pct", "phases", "caches",
         "positions", "opportunities", "orders_placed", "alerts", "timings", "model",
-        "balance_stale", "unmanaged",
+        "balance_stale", "unmanaged", "performance", "performance_today", "requests",
     }  # fmt: skip
     assert set(cycles[0]) == expected
+    assert cycles[0]["requests"] is None  # the simulator has no request weight
     assert cycles[0]["balance_stale"] is False and cycles[0]["unmanaged"] == []
     assert [c["cycle"] for c in cycles] == [1, 2, 3]
     assert cycles[0]["mode"] == "SIMULATED"

@@ -143,6 +143,25 @@ class ClosedTrade:
     probability: float  # what the model gave the entry
 
 
+@dataclass(frozen=True)
+class TradeRecord:
+    """A closed trade as the dashboard lists it: ClosedTrade with its id and group."""
+
+    id: int
+    symbol: str
+    group: str
+    opened_at: float
+    closed_at: float
+    entry_price: float
+    exit_price: float
+    amount: float
+    pnl: float  # stake currency, after both fees
+    pnl_pct: float
+    fees: float  # both orders' fees, stake currency
+    reason: str
+    probability: float  # what the model gave the entry
+
+
 class Store:
     """The bot's database. Every fault is a tui_bot.errors.StorageError naming the file; a full
     disk is a StorageFull, and what was committed before it stays.
@@ -369,7 +388,34 @@ class Store:
         ).fetchall()
         return [ClosedTrade(*r) for r in rows]
 
+    def trade_records(
+        self, after_id: int = 0, closed_from: float | None = None
+    ) -> list[TradeRecord]:
+        """Trades with their id, group, fees and entry probability, oldest first: those added
+        after trade `after_id`, and closed at or after `closed_from` when given."""
+        rows = self._db.execute(
+            "SELECT t.id, t.symbol, t.group_name, t.opened_at, t.closed_at, t.entry_price, "
+            "t.exit_price, t.amount, t.pnl, t.pnl_pct, COALESCE(e.fee, 0) + COALESCE(x.fee, 0), "
+            "t.reason, COALESCE(json_extract(e.context, '$.probability'), 0) FROM trades t "
+            "LEFT JOIN orders e ON e.client_order_id = t.entry_order "
+            "LEFT JOIN orders x ON x.client_order_id = t.exit_order "
+            "WHERE t.id > ? AND t.closed_at >= ? ORDER BY t.id",
+            (after_id, float("-inf") if closed_from is None else closed_from),
+        ).fetchall()
+        return [TradeRecord(*r) for r in rows]
+
     # equity --------------------------------------------------------------------------------
+    def equity_points(
+        self, after: int = 0, time_from: float | None = None
+    ) -> list[tuple[int, float, float]]:
+        """(rowid, time, equity) of the equity points after rowid `after`, at or after
+        `time_from` when given, oldest first."""
+        rows = self._db.execute(
+            "SELECT rowid, time, equity FROM equity WHERE rowid > ? AND time >= ? ORDER BY rowid",
+            (after, float("-inf") if time_from is None else time_from),
+        ).fetchall()
+        return [(int(r[0]), float(r[1]), float(r[2])) for r in rows]
+
     def add_equity(self, time: float, cycle: int, equity: float, drawdown_pct: float) -> None:
         self._db.execute(
             "INSERT INTO equity VALUES (?, ?, ?, ?)", (time, cycle, equity, drawdown_pct)

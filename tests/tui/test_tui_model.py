@@ -77,9 +77,8 @@ def test_model_pane(
     async def show_model(pilot: Pilot[Any]) -> None:
         for cycle in (40, 41, 42):
             await feed(pilot, with_model(MODELS[model], cycle))
-        if size == (80, 24):
-            await pilot.press("6")  # the Model tab
-            await pilot.pause()
+        await pilot.press("6")  # the Model tab; on a big terminal the engine's page
+        await pilot.pause()
 
     assert snap_compare(still_app(tmp_path), terminal_size=size, run_before=show_model)
 
@@ -88,6 +87,8 @@ async def test_the_pane_shows_the_verdict_and_the_figures_behind_it(tmp_path: Pa
     app = still_app(tmp_path)
     async with app.run_test(size=(120, 40)) as pilot:
         await feed(pilot, with_model(no_edge_model(blocking=True)))
+        await pilot.press("6")  # the engine's page
+        await pilot.pause()
         pane = app.query_one(ModelPane)
         assert pane.region.height > 0 and pane.region.width > 0  # beside the other panes
         verdict = app.query_one("#model-verdict", Label)

@@ -9,6 +9,7 @@ import queue
 from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from functools import cached_property
 from itertools import islice
 from typing import Any
 
@@ -17,6 +18,7 @@ import numpy as np
 from tui_bot.clock import Clock
 from tui_bot.engine import commands as cmd
 from tui_bot.engine.caches import BoundedCache, TimedCache
+from tui_bot.engine.dashboard_data import DashboardData
 from tui_bot.engine.edge import Edge, TradeTotals, block_reason, model_edge, model_info
 from tui_bot.engine.executor import Executor, round_amount
 from tui_bot.engine.live_record import LiveRecord
@@ -47,6 +49,7 @@ from tui_bot.engine.training import ModelManager
 from tui_bot.errors import StorageError
 from tui_bot.exchange.base import Exchange, timeframe_seconds
 from tui_bot.exchange.errors import AuthenticationError, ClockSkew, ExchangeError
+from tui_bot.exchange.request_budget import BudgetFigures, RequestBudget
 from tui_bot.redact import redact
 from tui_bot.store import Store
 
@@ -57,6 +60,7 @@ BOOTSTRAP_SAMPLES = 1000
 EQUITY_HISTORY = 120  # points of the equity curve a snapshot carries
 PNL_TRADES = 200  # the closed trades whose average win and loss size the next ones
 LIVE_REFRESH = 500  # resolved predictions between two updates of the live figures (a bootstrap)
+NOT_READ = object()  # no balance was read this cycle (an exchange may answer None)
 
 
 @dataclass
@@ -141,6 +145,11 @@ class Engine:
         self.prices: dict[str, float] = {}
         self.prices_stale = False  # the last fetch_tickers failed: prices are the last known
         self._tickers: dict[str, Any] | None = None  # fetched by update_positions, for the scan
+        self._last_balance: dict[str, Any] | None = None  # the last good fetch_balance
+        self._balance_read: Any = NOT_READ  # this cycle's prefetch: a balance, or its error
+        self._balance_changed = True  # an order may have moved the balance since the last read
+        self.budget: RequestBudget | None = getattr(exchange, "budget", None)
+        self.requests: BudgetFigures | None = None  # the last cycle's, against the budget
         self.unconfirmed: set[str] = set()  # positions the exchange's balances do not confirm
         self.kill_switch = False
         self.storage_problem: str | None = None  # the store cannot write: no new positions
@@ -286,6 +295,7 @@ class Engine:
 
     async def step(self) -> None:
         """One cycle without a snapshot: the backtest's, where nobody looks at one."""
+        self._drain_commands()  # e.g. a scan asked for before this cycle is this cycle's
         state = self._state
         state.cycle = self._next_cycle()
         self._retry_storage()
@@ -299,9 +309,16 @@ class Engine:
                 await self._run_phase(name, phase)
                 self._drain_commands()
         self.phase = None
+        self._take_requests()
         self._raise_slow_alerts()
         with contextlib.suppress(StorageError):  # said already; saved again next cycle
             self.store.set_state("clock_time", self.clock.now())
+
+    def _take_requests(self) -> None:
+        """The cycle's request weight and its wait on the rate limiter (real exchanges)."""
+        if self.budget is not None:
+            self.requests = self.budget.take_cycle()
+            self.monitor.record("exchange.limiter_wait", self.requests.waited_seconds)
 
     @property
     def last_signals(self) -> Signals | None:
@@ -429,20 +446,32 @@ class Engine:
 
     async def _reconcile_orders(self) -> None:
         for result in await self.executor.reconcile():
+            self._balance_changed = True
             self.alert("info", "executor", f"reconciled {result.client_order_id}: {result.status}")
 
     async def update_positions(self) -> None:
+        """Prices for the exits, and the balance for equity, at the least request weight: the
+        all-symbols ticker only when a scan is due this cycle (it is then the scan's too), else
+        the open positions' tickers only (none without positions); the balance alongside them,
+        re-read only when it can have changed (see _balance_due)."""
         self._tickers = None
+        scan_due = self.scanner.scan_due(self._state.force_scan)
         try:
             await self._reconcile_orders()
-            with self.monitor.time("exchange.fetch_tickers"):
-                tickers = await self.exchange.fetch_tickers()
+            positions = self.store.positions()
+            wanted = None if scan_due else [p.symbol for p in positions]
+            tickers, self._balance_read = await asyncio.gather(
+                self._read_tickers(wanted), self._prefetch_balance(scan_due)
+            )
         except ExchangeError:  # degrade: last known prices, marked stale; no exits on them
             self.prices_stale = True
             raise
-        self._tickers = tickers  # the scan's too: the all-symbols ticker once a cycle
-        positions = self.store.positions()
-        self.prices = {s: float(t["last"]) for s, t in tickers.items() if t.get("last")}
+        fresh = {s: float(t["last"]) for s, t in tickers.items() if t.get("last")}
+        if scan_due:
+            self._tickers = tickers  # the scan's too: the all-symbols ticker once a cycle
+            self.prices = fresh
+        else:
+            self.prices = {**self.prices, **fresh}
         self.prices_stale = False
         now = self.clock.now()
         ranges = self._price_ranges([p.symbol for p in positions], now)
@@ -460,6 +489,51 @@ class Engine:
         self._close_requests.clear()
         await self._mark_equity()
 
+    async def _read_tickers(self, symbols: list[str] | None) -> dict[str, Any]:
+        """All tickers (None) or those of `symbols`; nothing is sent for no symbols."""
+        if symbols is not None and not symbols:
+            return {}
+        with self.monitor.time("exchange.fetch_tickers"):
+            return await self.exchange.fetch_tickers(symbols)
+
+    def _balance_due(self, scan_due: bool) -> bool:
+        """Whether the balance must be read again. A venue in this process (simulator, paper,
+        backtest) is read every cycle, at no cost; a live exchange only when it can have
+        changed: never read, an order or a reconciled order since, the last read failed, or
+        once a scan (the scan cache's duration) for what happens outside the bot."""
+        if self.mode != "LIVE":
+            return True
+        return (
+            self._last_balance is None or self._balance_changed or scan_due or (self.balance_stale)
+        )
+
+    async def _prefetch_balance(self, scan_due: bool) -> Any:
+        """The balance read alongside the tickers when one is due (NOT_READ when not), or the
+        error reading it gave: _mark_equity deals with it."""
+        if not self._balance_due(scan_due):
+            return NOT_READ
+        self._balance_changed = False
+        try:
+            with self.monitor.time("exchange.fetch_balance"):
+                return await self.exchange.fetch_balance()
+        except ExchangeError as e:
+            return e
+
+    async def _balance(self) -> Any:
+        """This cycle's balance: the one read alongside the tickers unless an order went out
+        since, else a new read; the last good one when none is due."""
+        read, self._balance_read = self._balance_read, NOT_READ
+        if read is NOT_READ and (self._balance_changed or self._last_balance is None):
+            self._balance_changed = False
+            with self.monitor.time("exchange.fetch_balance"):
+                read = await self.exchange.fetch_balance()
+        if isinstance(read, ExchangeError):
+            raise read
+        if read is NOT_READ:
+            return self._last_balance
+        self._last_balance = read
+        return read
+
     def _price_ranges(self, symbols: list[str], now: float) -> dict[str, tuple[float, float]]:
         """(low, high) per symbol over the candles that closed since the last check, from a
         venue that knows them (the backtest's); none from the others (their last price only)."""
@@ -470,6 +544,8 @@ class Engine:
         return price_ranges(symbols, round(since * 1000))
 
     async def _close(self, position: Any, reason: str) -> None:
+        self._balance_changed = True  # whatever the outcome: an unknown one may have filled
+        self._balance_read = NOT_READ
         result = await self.executor.close_position(self._state.cycle, position, reason)
         if result.status == "filled":
             self._state.orders_placed += 1
@@ -491,8 +567,7 @@ class Engine:
         stake = self.settings.bot.stake_currency
         positions = self.store.positions()
         try:
-            with self.monitor.time("exchange.fetch_balance"):
-                balance = await self.exchange.fetch_balance()
+            balance = await self._balance()
             # an answer with no currency at all is garbled when we know there is something
             held = bool(positions or self.holdings or self._last_cash)
             cash, self.cash = read_stake(balance, stake, holding=held)
@@ -651,6 +726,7 @@ class Engine:
                 "sl_pct": self.settings.risk.stop_loss_pct,
                 "tp_pct": self.settings.risk.take_profit_pct,
             }
+            self._balance_changed = True  # read again next cycle, whatever the outcome
             result = await self.executor.open_position(
                 self._state.cycle, opp.symbol, amount, context, price=price
             )
@@ -690,12 +766,16 @@ class Engine:
         """No usable model: train one from candle history so predictions exist from cycle one."""
         with self.monitor.time("ml.bootstrap"):
             if len(self.models.samples) < BOOTSTRAP_SAMPLES:
+                warm_up = getattr(self.models.trainer, "warm_up", None)
+                if warm_up is not None:
+                    warm_up()  # the training process starts while the history downloads
                 await self._add_history()
             self.bootstrapped = await self.models.train() is not None
 
     async def _add_history(self) -> None:
         _, top = await self.scanner.top_markets()
         history = await self.scanner.fetch_history(top, HISTORY_CANDLES)
+        self.scanner.hold(history)  # the first scans fetch only newer candles
         added = self.models.add_history(list(history.values()))
         self.alert("info", "model", f"bootstrap: {added} samples from candle history")
 
@@ -714,9 +794,14 @@ class Engine:
         for operation, seconds in self.monitor.take_slow():
             self.alert("warning", "monitor", f"slow operation {operation}: {seconds:.2f}s")
 
+    @cached_property
+    def dashboard_data(self) -> DashboardData:
+        return DashboardData(self.store)
+
     def snapshot(self) -> Snapshot:
         now = self.clock.now()
         model = self.models.model
+        dashboard = self.dashboard_data.parts(now, self.prices, self._state.scan)
         positions = tuple(
             view(p, self.prices.get(p.symbol), now, self.prices_stale)
             for p in self.store.positions()
@@ -757,7 +842,12 @@ class Engine:
             kill_switch=self.kill_switch,
             equity_history=tuple(self.equity_history),
             balance_stale=self.balance_stale,
+            requests=self.requests,
             unmanaged=tuple(self._unmanaged_views()),
+            trades=dashboard.trades,
+            performance=dashboard.performance,
+            candles=dashboard.candles,
+            price_lines=dashboard.price_lines,
         )
 
     def _unmanaged_views(self) -> list[UnmanagedView]:

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
 from tui_bot.engine.caches import CacheStats
 from tui_bot.engine.monitor import TimingStats
+from tui_bot.exchange.request_budget import BudgetFigures
+
+if TYPE_CHECKING:
+    import numpy as np
 
 PHASES = (
     "update_positions",
@@ -131,6 +136,74 @@ class ModelInfo:
 
 
 @dataclass(frozen=True)
+class TradeView:
+    """A closed trade, as the Trades pane lists it."""
+
+    id: int
+    symbol: str
+    group: str
+    opened_at: float
+    closed_at: float
+    entry_price: float
+    exit_price: float
+    amount: float
+    pnl: float  # stake currency, after both fees
+    pnl_pct: float
+    fees: float  # both orders' fees, stake currency
+    reason: str  # take_profit | stop_loss | max_hold | manual (| end_of_data in a backtest)
+    probability: float  # the model's win probability at entry
+
+
+@dataclass(frozen=True)
+class PerformanceFigures:
+    """One window (since start, or today): its closed trades, its equity, and the market's
+    equal-weighted buy-and-hold of the scanned pairs over it."""
+
+    since: float | None = None  # the window's start, engine clock; None: nothing recorded yet
+    trades: int = 0
+    wins: int = 0  # trades that netted more than 0 after fees
+    net_pnl: float = 0.0  # stake currency, after fees
+    fees_paid: float = 0.0
+    gross_profit: float = 0.0  # the winners' PnL
+    gross_loss: float = 0.0  # the losers' PnL, as a positive amount
+    expectancy_pct: float | None = None  # mean PnL % a trade, after fees
+    max_drawdown_pct: float | None = None  # deepest fall of equity from its peak in the window
+    return_pct: float | None = None  # equity's change over the window
+    market_change_pct: float | None = None
+    market_since: float | None = None  # when the market's prices were taken (>= since)
+    market_pairs: int = 0
+
+    @property
+    def win_rate(self) -> float | None:
+        return self.wins / self.trades if self.trades else None
+
+    @property
+    def profit_factor(self) -> float | None:
+        """Gross profit over gross loss; None without a losing trade (no ratio to give)."""
+        return self.gross_profit / self.gross_loss if self.gross_loss > 0 else None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "trades": self.trades,
+            "wins": self.wins,
+            "win_rate": self.win_rate,
+            "net_pnl": round(self.net_pnl, 6),
+            "fees_paid": round(self.fees_paid, 6),
+            "profit_factor": self.profit_factor,
+            "expectancy_pct": self.expectancy_pct,
+            "max_drawdown_pct": self.max_drawdown_pct,
+            "market_change_pct": self.market_change_pct,
+        }
+
+
+@dataclass(frozen=True)
+class Performance:
+    start: PerformanceFigures = PerformanceFigures()  # since the bot's first cycle on its store
+    # since 00:00 UTC on the engine's clock, or since start when that was later
+    today: PerformanceFigures = PerformanceFigures()
+
+
+@dataclass(frozen=True)
 class Snapshot:
     cycle: int
     time: float
@@ -153,6 +226,14 @@ class Snapshot:
     equity_history: tuple[float, ...] = ()
     balance_stale: bool = False  # the last balance could not be read: equity is the last good one
     unmanaged: tuple[UnmanagedView, ...] = ()
+    trades: tuple[TradeView, ...] = ()  # the newest closed trades, newest first (at most 200)
+    performance: Performance = Performance()
+    # symbol -> its last candles (read-only (T, 6) arrays [ts_ms, o, h, l, c, v]) for every
+    # scanned symbol: the chart's, from the scan's cache
+    candles: Mapping[str, np.ndarray] = field(default_factory=dict, compare=False)
+    # open positions not scanned now: their price at each cycle, as rows of the same shape
+    price_lines: Mapping[str, np.ndarray] = field(default_factory=dict, compare=False)
+    requests: BudgetFigures | None = None  # the cycle's request weight (real exchanges only)
 
     def to_json(self) -> dict[str, Any]:
         """The `--json` line: the keys the README documents."""
@@ -173,7 +254,22 @@ class Snapshot:
             "alerts": [vars(a) for a in self.alerts],
             "timings": {name: t.to_dict() for name, t in self.timings.items()},
             "model": self.model.to_json(),
+            "performance": self.performance.start.to_json(),
+            "performance_today": self.performance.today.to_json(),
+            "requests": _requests_json(self.requests),
         }
+
+
+def _requests_json(figures: BudgetFigures | None) -> dict[str, Any] | None:
+    if figures is None:
+        return None
+    return {
+        "weight": round(figures.weight, 3),
+        "requests": figures.requests,
+        "weight_used_minute": round(figures.used_minute, 3),
+        "weight_limit_minute": figures.limit_minute,
+        "limiter_wait_ms": round(figures.waited_seconds * 1000, 3),
+    }
 
 
 def _pair(low: float | None, high: float | None) -> list[float] | None:

@@ -15,7 +15,7 @@ from textual.binding import Binding
 from textual.containers import Container, Vertical
 from textual.screen import Screen
 from textual.theme import Theme
-from textual.widgets import Footer, Tab, Tabs
+from textual.widgets import DataTable, Footer, Tab, Tabs
 
 from tui_bot.config import ConfigError, Settings, save_settings
 from tui_bot.engine import commands as cmd
@@ -27,12 +27,15 @@ from tui_bot.tui.screens.settings import SettingsSaved, SettingsScreen
 from tui_bot.tui.themes import DEFAULT_THEME, FALLBACK_THEME, load_themes, theme_dirs
 from tui_bot.tui.widgets.alerts import AlertsTable
 from tui_bot.tui.widgets.caches import CachesTable
+from tui_bot.tui.widgets.chart import ChartPane
 from tui_bot.tui.widgets.equity import EquityPane
 from tui_bot.tui.widgets.model import ModelPane
 from tui_bot.tui.widgets.opportunities import OpportunitiesTable
-from tui_bot.tui.widgets.positions import PositionsTable
+from tui_bot.tui.widgets.positions import UNMANAGED, PositionsTable
 from tui_bot.tui.widgets.status_bar import StatusBar
+from tui_bot.tui.widgets.table import KeyedTable
 from tui_bot.tui.widgets.timings import TimingsTable
+from tui_bot.tui.widgets.trades import TradesTable
 
 if TYPE_CHECKING:
     from tui_bot.backtest.process import BacktestTarget
@@ -50,6 +53,8 @@ TABS = {
     "alerts": "Alerts",
     "timings": "Timings",
     "model": "Model",
+    "trades": "Trades",
+    "chart": "Chart",
 }
 TAB_FOCUS = {
     "overview": "#positions",
@@ -58,12 +63,29 @@ TAB_FOCUS = {
     "alerts": "#alerts",
     "timings": "#timings",
     "model": "#model",
+    "trades": "#trades",
+    "chart": "#chart",
 }
+# Big terminals show a page of panes at once: what a trader watches, or the engine's insides.
+# A tab picks the page its pane is on (Alerts is on both: its tab keeps the page shown).
+PAGES = ("trading", "engine")
+TAB_PAGE = {
+    "overview": "trading",
+    "equity": "trading",
+    "trades": "trading",
+    "chart": "trading",
+    "caches": "engine",
+    "timings": "engine",
+    "model": "engine",
+}
+# the tables whose selected row is the chart's symbol
+CHART_SOURCES = ("positions", "opportunities", "trades")
 HELP = (
     ("p", "pause / resume the cycle (the running cycle finishes first)"),
     ("r", "scan now, bypassing the market scan cache"),
     ("t", "retrain the model now (in a separate process)"),
     ("c", "close the selected position at market (asks first)"),
+    ("enter", "chart the selected row's symbol (small terminals: opens the Chart tab)"),
     ("s", "settings: edit, apply to the running bot, save"),
     ("b", "backtest: replay recorded candles in its own process; the bot trades on"),
     ("ctrl+t", "next theme (saved in [ui] theme)"),
@@ -132,16 +154,22 @@ class TuiBotApp(EngineHostApp):
                 id="status",
             )
             yield Tabs(*(Tab(label, id=f"tab-{name}") for name, label in TABS.items()), id="tabs")
-            # the grid (app.tcss) places them in this order, row by row
-            with Container(id="panes", classes="-tab-overview"):
-                yield PositionsTable(id="positions", classes="pane tab-overview")
-                yield CachesTable(id="caches", classes="pane tab-caches")
-                yield EquityPane(id="equity", classes="pane tab-equity")
-                yield OpportunitiesTable(id="opportunities", classes="pane tab-overview")
-                yield TimingsTable(id="timings", classes="pane tab-timings")
-                stake = self.settings.bot.stake_currency
-                yield ModelPane(stake, id="model", classes="pane tab-model")
-                yield AlertsTable(id="alerts", classes="pane tab-alerts")
+            stake = self.settings.bot.stake_currency
+            # each page's grid (app.tcss) places its panes in this order, row by row
+            with Container(id="panes", classes="-tab-overview -page-trading"):
+                yield PositionsTable(id="positions", classes="pane tab-overview page-trading")
+                yield ChartPane(id="chart", classes="pane tab-chart page-trading")
+                yield EquityPane(id="equity", classes="pane tab-equity page-trading")
+                yield TradesTable(stake, id="trades", classes="pane tab-trades page-trading")
+                yield CachesTable(id="caches", classes="pane tab-caches page-engine")
+                yield TimingsTable(id="timings", classes="pane tab-timings page-engine")
+                yield ModelPane(stake, id="model", classes="pane tab-model page-engine")
+                yield AlertsTable(
+                    sim, id="alerts", classes="pane tab-alerts page-trading page-engine"
+                )
+                yield OpportunitiesTable(
+                    id="opportunities", classes="pane tab-overview page-trading"
+                )
         yield Footer()
 
     def on_mount(self) -> None:
@@ -171,6 +199,10 @@ class TuiBotApp(EngineHostApp):
         panes = self.query_one("#panes")
         for tab in TABS:
             panes.set_class(tab == name, f"-tab-{tab}")
+        page = TAB_PAGE.get(name)
+        if page is not None:
+            for each in PAGES:
+                panes.set_class(each == page, f"-page-{each}")
 
     def action_tab(self, name: str) -> None:
         self.query_one(Tabs).active = f"tab-{name}"
@@ -180,12 +212,37 @@ class TuiBotApp(EngineHostApp):
     def compact(self) -> bool:
         return self.query_one("#main").has_class("-compact")
 
+    # -- the chart's symbol: the row under the cursor in Positions, Opportunities or Trades,
+    # the one focused last (its cursor stays on a row index while the rows change under it)
+    def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
+        if event.data_table.has_focus:
+            self._chart_selected()
+
+    def on_descendant_focus(self, event: events.DescendantFocus) -> None:
+        self._chart_selected()
+
+    def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
+        if event.data_table.id in CHART_SOURCES and self.compact:
+            self.action_tab("chart")
+
+    def _chart_selected(self) -> None:
+        table = self.focused
+        if not isinstance(table, KeyedTable) or table.id not in CHART_SOURCES:
+            return  # another pane: the chart keeps its symbol
+        key = table.selected_key()
+        if key is None or key.startswith(UNMANAGED):
+            return  # nothing there, or coins the bot does not trade
+        symbol = table.symbol_of(key) if isinstance(table, TradesTable) else key
+        if symbol is not None:
+            self.query_one(ChartPane).select(symbol)
+
     # -- snapshots ---------------------------------------------------------------------------
     def show_snapshot(self, snapshot: Snapshot) -> None:
         with self.batch_update():
             self.query_one(StatusBar).show(snapshot)
             for pane in self._panes():
                 pane.show(snapshot)
+            self._chart_selected()
 
     def _panes(self) -> Sequence[Any]:
         return [
@@ -196,6 +253,8 @@ class TuiBotApp(EngineHostApp):
             self.query_one(TimingsTable),
             self.query_one(EquityPane),
             self.query_one(ModelPane),
+            self.query_one(TradesTable),
+            self.query_one(ChartPane),
         ]
 
     def _restyle(self, theme: Theme) -> None:

@@ -1,4 +1,8 @@
-"""Alerts pane: slow operations, engine errors and notices, newest first, with time."""
+"""Alerts pane: slow operations, engine errors and notices, newest first, with time.
+
+The time is the engine's clock in UTC: on the simulator that clock runs ahead of the wall
+(60x by default), so there the column says "Sim time".
+"""
 
 from __future__ import annotations
 
@@ -10,6 +14,7 @@ from tui_bot.tui.widgets.table import KeyedTable, Row, cell
 
 MAX_LOCAL = 20
 SUBTITLE = "newest first"
+SIM_TIME = "Sim time"  # the simulator's clock, UTC; not the wall's
 LEVELS = {"error": ("ERROR", "error"), "warning": ("WARN", "warning"), "info": ("info", "")}
 
 
@@ -26,8 +31,13 @@ class AlertsTable(KeyedTable):
         ("message", "Message", "left"),
     )
 
-    def __init__(self, *, id: str | None = None, classes: str | None = None) -> None:
+    def __init__(
+        self, simulated: bool = False, *, id: str | None = None, classes: str | None = None
+    ) -> None:
         super().__init__(id=id, classes=classes)
+        self.simulated = simulated  # the engine's clock is the simulator's
+        if simulated:
+            self.COLUMNS = (("time", SIM_TIME, "left"), *AlertsTable.COLUMNS[1:])
         self.local: list[Alert] = []  # from the dashboard itself: engine failures, theme files
 
     def add_local(self, alert: Alert) -> None:
@@ -35,7 +45,7 @@ class AlertsTable(KeyedTable):
         del self.local[MAX_LOCAL:]
         engine_alerts = () if self.last_snapshot is None else self.last_snapshot.alerts
         self.sync(self._rows(engine_alerts))
-        self.border_subtitle = SUBTITLE
+        self.border_subtitle = self._subtitle()
 
     def rows_for(self, snapshot: Snapshot) -> Mapping[str, Row]:
         return self._rows(snapshot.alerts)
@@ -55,4 +65,7 @@ class AlertsTable(KeyedTable):
         )
 
     def subtitle_for(self, snapshot: Snapshot) -> str:
-        return SUBTITLE
+        return self._subtitle()
+
+    def _subtitle(self) -> str:
+        return f"{SUBTITLE} · simulator's clock, UTC" if self.simulated else SUBTITLE

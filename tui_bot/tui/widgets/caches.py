@@ -11,6 +11,15 @@ from tui_bot.tui import format as fmt
 from tui_bot.tui.widgets.table import KeyedTable, Row, cell, num
 
 HISTORY = 24
+# what one hit of each cache means: the help screen shows it
+HELP = (
+    "Caches pane, what a hit is: market scan: a whole scan reused, no exchange call; "
+    "indicators: a symbol whose newest candle is the one its indicators were computed on; "
+    "ML prediction: a feature row (rounded indicators) already predicted within the TTL. "
+    "The features change only when a new candle arrives, so the ML hit rate follows the "
+    "indicators' one: both say how often the candles were unchanged, not how many different "
+    "setups the model was spared. symbol group: a symbol's group found in the permanent cache."
+)
 LABELS = {
     "market_scan": "market scan",
     "indicators": "indicators",

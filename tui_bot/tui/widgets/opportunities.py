@@ -1,11 +1,24 @@
-"""Opportunities pane: ranked candidates with the action taken or the reason it was blocked."""
+"""Opportunities pane: ranked candidates with the action taken or the reason it was blocked.
+
+The engine ranks by score, and its score is the model's win probability: one column shows it,
+P(win).
+"""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 
 from tui_bot.engine.snapshot import Opportunity, Snapshot
 from tui_bot.tui.widgets.table import KeyedTable, Row, cell, num
+
+
+def probability_text(p: float) -> str:
+    """Three decimals, rounded down: 0.5498 reads 0.549, never the 0.550 a "probability <
+    0.55" block beside it would contradict."""
+    if not math.isfinite(p):
+        return "-"
+    return f"{math.floor(p * 1000 + 1e-9) / 1000:.3f}"
 
 
 class OpportunitiesTable(KeyedTable):
@@ -13,8 +26,7 @@ class OpportunitiesTable(KeyedTable):
     COLUMNS = (
         ("rank", "#", "right"),
         ("symbol", "Symbol", "left"),
-        ("score", "Score", "right"),
-        ("probability", "Prob", "right"),
+        ("probability", "P(win)", "right"),
         ("action", "Action / blocked by", "left"),
     )
 
@@ -28,8 +40,7 @@ class OpportunitiesTable(KeyedTable):
         return (
             num(str(rank)),
             cell(o.symbol, "bold" if o.approved else ""),
-            num(f"{o.score:.3f}"),
-            num(f"{o.probability:.3f}"),
+            num(probability_text(o.probability)),
             cell(action, action_style),
         )
 
