@@ -20,7 +20,7 @@ from tui_bot.storage_lock import storage_lock
 
 log = logging.getLogger("tui_bot")
 
-COMMANDS = ("ui", "run", "train", "config", "download-data", "backtest")
+COMMANDS = ("ui", "run", "train", "config", "download-data", "backtest", "sweep")
 # stdout's reader has gone (`tui-bot ... | head`): the code of a tool that SIGPIPE ended (128 + 13)
 BROKEN_PIPE_EXIT = 141
 
@@ -52,6 +52,9 @@ def build_parser() -> argparse.ArgumentParser:
     from tui_bot.backtest.command import add_parser as add_backtest_parser
 
     add_backtest_parser(sub, _common)
+    from tui_bot.sweep.command import add_parser as add_sweep_parser
+
+    add_sweep_parser(sub, _common)
     return parser
 
 
@@ -154,6 +157,12 @@ def _main(argv: list[str]) -> int:
         if not args.verbose:  # the replay's own warnings (gaps, dust) would bury the progress
             log.setLevel(logging.ERROR)
         return backtest_command(settings, args)
+    if args.command == "sweep":  # nothing on disk but --out and --apply-best: no storage lock
+        from tui_bot.sweep.command import sweep_command
+
+        if not args.verbose:
+            log.setLevel(logging.ERROR)
+        return sweep_command(settings, args)
     try:
         with storage_lock(settings.storage_dir):  # one bot per data folder, for the whole run
             if args.command == "train":

@@ -333,6 +333,7 @@ class BacktestScreen(Screen[None]):
         Binding("escape", "close", "Back"),
         Binding("ctrl+r", "start", "Run", priority=True),
         Binding("ctrl+x", "cancel", "Cancel run", priority=True),
+        Binding("ctrl+o", "sweep", "Sweep", show=False),  # the message says it
     ]
 
     def __init__(
@@ -366,7 +367,7 @@ class BacktestScreen(Screen[None]):
             yield Button("Cancel ^x", id="bt-cancel", compact=True, disabled=True)
             yield ProgressBar(id="bt-progress", show_eta=True)
         yield Label(
-            "Enter or ctrl+r runs it. escape: back to the dashboard (a run carries on).",
+            "Enter or ctrl+r runs it; ctrl+o: a sweep of many. escape: back (a run carries on).",
             id="bt-message",
             markup=False,
         )
@@ -486,6 +487,14 @@ class BacktestScreen(Screen[None]):
         self.query_one("#bt-progress", ProgressBar).update(total=None, progress=0)
         self._message(f"Loading the candles in the backtest's process (pid {job.pid})…", "")
         self._set_running(True)
+
+    def action_sweep(self) -> None:
+        """ctrl+o: many backtests of this data, one per trial of a space file (sweep.py)."""
+        from tui_bot.tui.screens.sweep import open_sweep
+
+        request = self._request()
+        if request is not None:
+            open_sweep(self, request.data_dir, request.pairs, request.timerange)
 
     def action_cancel(self) -> None:
         if not self.running:

@@ -1,0 +1,177 @@
+"""A sweep in its own process, for the dashboard: the live engine keeps its thread and the
+terminal, the sweep's coordinator and its loky workers live below a child process.
+
+As the backtest's process does (backtest/process.py): a "spawn" child that ends with the
+dashboard, its stdout and stderr on /dev/null, updates through a queue that the screen polls
+(Started, then a TrialDone per finished run, then one Finished or Failed). cancel() sends
+SIGTERM, which the child turns into Ctrl-C: the sweep stops its workers and reports what had
+finished; SIGKILL follows if it does not go. No textual here.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import queue
+import signal
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from tui_bot.config import Settings
+from tui_bot.errors import RefusedToStart
+from tui_bot.sweep.data import portable
+from tui_bot.sweep.report import SweepSetup
+from tui_bot.sweep.runner import SweepOptions
+from tui_bot.sweep.trial import TrialResult
+
+STOP_WAIT_SECONDS = 10.0  # after SIGTERM (the workers are stopped first), before SIGKILL
+
+
+@dataclass(frozen=True)
+class SweepRequest:
+    settings: Settings
+    options: SweepOptions
+    jobs: int
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "settings", portable(self.settings))
+
+
+@dataclass(frozen=True)
+class Started:
+    setup: SweepSetup
+    trials: int  # the baseline not counted
+    notes: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class TrialDone:
+    result: TrialResult
+    done: int  # runs finished, the baseline counted
+    total: int
+
+
+@dataclass(frozen=True)
+class Finished:
+    report: dict[str, Any]  # report.sweep_json
+    interrupted: bool = False
+
+
+@dataclass(frozen=True)
+class Failed:
+    message: str
+    detail: str = ""
+
+
+Update = Started | TrialDone | Finished | Failed
+Send = Callable[[Update], None]
+SweepTarget = Callable[[SweepRequest, Send], None]
+
+
+def run_request(request: SweepRequest, send: Send) -> None:
+    """The real target, in the child: prepare, run on local workers, report."""
+    from tui_bot.sweep.backends import LocalBackend
+    from tui_bot.sweep.report import sweep_json
+    from tui_bot.sweep.runner import prepare_sweep, run_sweep
+
+    prepared = prepare_sweep(request.settings, request.options)
+    send(Started(prepared.setup, len(prepared.trials), prepared.notes))
+
+    def progress(result: TrialResult, done: int, total: int) -> None:
+        send(TrialDone(result, done, total))
+
+    backend = LocalBackend(request.jobs)
+    outcome = run_sweep(prepared.data, prepared.trials, backend, progress=progress)
+    send(Finished(sweep_json(outcome, prepared.setup), outcome.interrupted))
+
+
+def _child_main(parent_pid: int, target: SweepTarget, request: SweepRequest, updates: Any) -> None:
+    from tui_bot.cli import point_at_devnull
+    from tui_bot.engine.model import exit_with_parent
+
+    exit_with_parent(parent_pid)
+    point_at_devnull(1, 2)  # the dashboard owns the terminal
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # only cancel() stops it
+    signal.signal(signal.SIGTERM, _interrupt)
+    try:
+        target(request, updates.put)
+    except RefusedToStart as error:
+        updates.put(Failed(" ".join(str(error).split())))
+    except Exception as error:
+        message = f"the sweep failed: {type(error).__name__}: {error}; see the log for where"
+        updates.put(Failed(" ".join(message.split()), traceback.format_exc()))
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
+class SweepProcess:
+    """One sweep in a child process: start(), then poll() from a timer; cancel() at any time."""
+
+    def __init__(self, request: SweepRequest, target: SweepTarget = run_request) -> None:
+        from tui_bot.backtest.process import _ensure_resource_tracker  # Textual's stderr
+
+        _ensure_resource_tracker()
+        context = multiprocessing.get_context("spawn")
+        self._updates = context.Queue()
+        self._process = context.Process(
+            target=_child_main,
+            args=(os.getpid(), target, request, self._updates),
+            name="tui-bot-sweep",
+            daemon=False,  # it has children of its own (the workers): daemons may not
+        )
+        self.ended = False
+
+    def start(self) -> None:
+        self._process.start()
+
+    @property
+    def pid(self) -> int | None:
+        return self._process.pid
+
+    def alive(self) -> bool:
+        return self._process.is_alive()
+
+    def poll(self) -> list[Update]:
+        """What arrived since the last poll; never blocks. A child that ended without a result
+        gives one Failed."""
+        if self.ended:
+            return []
+        exited = not self._process.is_alive()
+        updates: list[Update] = []
+        while not self.ended:
+            try:
+                update = self._updates.get_nowait()
+            except queue.Empty:
+                break
+            updates.append(update)
+            self.ended = isinstance(update, Finished | Failed)
+        if exited and not self.ended:
+            code = self._process.exitcode
+            updates.append(
+                Failed(
+                    f"the sweep process ended without a result (exit code {code}); start it "
+                    "again, and see the log if it keeps happening"
+                )
+            )
+            self.ended = True
+        return updates
+
+    def stop(self) -> None:
+        """Ask the child to stop (SIGTERM: its workers end, it reports what finished)."""
+        if self._process.is_alive():
+            self._process.terminate()
+
+    def cancel(self) -> None:
+        """End the child now: SIGTERM, SIGKILL if it does not go; wait for it."""
+        self.ended = True
+        if self._process.is_alive():
+            self._process.terminate()
+            self._process.join(STOP_WAIT_SECONDS)
+        if self._process.is_alive():
+            self._process.kill()
+            self._process.join()
+        self._updates.close()
