@@ -3,9 +3,10 @@ that no process started by the tests outlives the session."""
 
 from __future__ import annotations
 
+import logging
 import shutil
 import sqlite3
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -33,6 +34,17 @@ def make_settings(tmp_path: Path, **values: object) -> Settings:
         "ml.require_edge": False,
     }
     return base.with_values({**fast, **values})
+
+
+@pytest.fixture(autouse=True)
+def logging_levels_restored() -> Iterator[None]:
+    """A command run in process (cli.main) sets its loggers' levels for the life of its process,
+    as a command should: here that life is the test's, so the levels are put back after it."""
+    loggers = [logging.getLogger(), logging.getLogger("tui_bot")]
+    levels = [lg.level for lg in loggers]
+    yield
+    for lg, level in zip(loggers, levels, strict=True):
+        lg.setLevel(level)
 
 
 @pytest.fixture
