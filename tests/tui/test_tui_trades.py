@@ -108,16 +108,19 @@ async def test_performance_figures_show_both_windows(still_app: TuiBotApp) -> No
         assert label(app, "#perf-start-return") == "+0.27%"
         assert label(app, "#perf-start-market") == "−1.84%"
         # the market's prices were taken 90 minutes into today: said, not hidden
-        assert label(app, "#perf-today-market") == "+0.61% from 01:30"
+        assert label(app, "#perf-today-market") == "+0.61%"
+        assert app.query_one("#perf-row-market-from").display
+        assert label(app, "#perf-today-market-from") == "01:30"
         assert label(app, "#perf-start-from") == "01-05 23:00"
         assert label(app, "#perf-today-from") == "00:00"
         assert app.query_one("#perf-start-net").has_class("profit")
         assert app.query_one("#perf-today-net").has_class("loss")
         assert app.query_one("#perf-today-market").has_class("profit")
-        no_losses = replace(TODAY, gross_loss=0.0)
+        no_losses = replace(TODAY, gross_loss=0.0, market_since=TODAY.since)
         only_today = Performance(today=no_losses)
         await feed(app, pilot, replace(cockpit_snapshot(), performance=only_today))
         assert label(app, "#perf-today-factor") == "no losses"
+        assert not app.query_one("#perf-row-market-from").display  # taken on time: no row
         assert label(app, "#perf-start-trades") == "0"  # an empty window: no win rate
         assert label(app, "#perf-start-expectancy") == "-"
 

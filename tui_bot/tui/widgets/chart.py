@@ -231,6 +231,8 @@ class ChartPane(Widget, can_focus=True):
             return "waiting for the engine…"
         if symbol is None:
             return "Select a row in Positions, Opportunities or Trades to chart its symbol."
+        if not s.candles and not s.price_lines:
+            return f"No candles for {symbol} yet: the first market scan has not finished."
         if self.series()[0] is None:
             return (
                 f"No candles held for {symbol}: it is not among the pairs scanned now "

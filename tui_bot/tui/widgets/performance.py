@@ -13,7 +13,7 @@ from textual.widgets import Label
 from tui_bot.engine.snapshot import Performance, PerformanceFigures
 from tui_bot.tui import format as fmt
 
-# the market's prices taken this long after a window started: its start is said
+# the market's prices taken this long after a window started: its own start is shown
 MARKET_LATE_SECONDS = 900.0
 # (row id, key shown on its left)
 ROWS = (
@@ -26,6 +26,7 @@ ROWS = (
     ("drawdown", "max drawdown"),
     ("return", "bot return"),
     ("market", "buy & hold"),
+    ("market-from", "b&h from"),  # only when its prices were taken late (see market_late)
 )
 WINDOWS = ("start", "today")
 
@@ -62,13 +63,12 @@ def factor_text(f: PerformanceFigures) -> str:
     return "no losses" if f.gross_profit > 0 else "-"
 
 
-def market_text(f: PerformanceFigures, now: float) -> str:
-    """The buy-and-hold change; its own start when it began later than the window."""
-    text = pct(f.market_change_pct)
-    late = f.market_since is not None and f.since is not None
-    if late and f.market_since - f.since > MARKET_LATE_SECONDS:  # type: ignore[operator]
-        text += f" from {when(f.market_since, now)}"
-    return text
+def market_late(f: PerformanceFigures) -> bool:
+    """The buy-and-hold's prices were taken well after the window began (no candles reached
+    back that far): it covers less time than the bot's figures, and the pane says from when."""
+    if f.market_since is None or f.since is None:
+        return False
+    return f.market_since - f.since > MARKET_LATE_SECONDS
 
 
 def figure_texts(f: PerformanceFigures, now: float) -> dict[str, tuple[str, int]]:
@@ -83,7 +83,8 @@ def figure_texts(f: PerformanceFigures, now: float) -> dict[str, tuple[str, int]
         "expectancy": (pct(f.expectancy_pct), sign(f.expectancy_pct)),
         "drawdown": (number(f.max_drawdown_pct) + "%" * (f.max_drawdown_pct is not None), 0),
         "return": (pct(f.return_pct), sign(f.return_pct)),
-        "market": (market_text(f, now), sign(f.market_change_pct)),
+        "market": (pct(f.market_change_pct), sign(f.market_change_pct)),
+        "market-from": (when(f.market_since, now), 0),
     }
 
 
@@ -100,7 +101,7 @@ class PerformanceGrid(Vertical):
             yield Label("since start", classes="perf-value", markup=False)
             yield Label("today", classes="perf-value", markup=False)
         for row_id, key in ROWS:
-            with Horizontal(classes="perf-row"):
+            with Horizontal(classes="perf-row", id=f"perf-row-{row_id}"):
                 yield Label(key, classes="perf-key", markup=False)
                 for window in WINDOWS:
                     yield Label(
@@ -108,6 +109,8 @@ class PerformanceGrid(Vertical):
                     )
 
     def show(self, performance: Performance, now: float) -> None:
+        late = market_late(performance.start) or market_late(performance.today)
+        self.query_one("#perf-row-market-from").display = late
         for window, figures in zip(WINDOWS, (performance.start, performance.today), strict=True):
             for row_id, (text, value_sign) in figure_texts(figures, now).items():
                 label = self.query_one(f"#perf-{window}-{row_id}", Label)
