@@ -28,7 +28,7 @@ from tui_bot.sweep.process import Finished, Send, Started, SweepRequest, TrialDo
 from tui_bot.sweep.report import SweepSetup
 from tui_bot.sweep.space import load_space
 from tui_bot.sweep.trial import TrialResult
-from tui_bot.tui.app import TuiBotApp
+from tui_bot.tui.app import HELP, TuiBotApp
 from tui_bot.tui.messages import SnapshotArrived
 from tui_bot.tui.screens.backtest import BacktestScreen
 from tui_bot.tui.screens.confirm import ConfirmScreen
@@ -156,6 +156,21 @@ async def test_ctrl_o_opens_the_sweep_on_the_backtest_screens_data(settings: Set
         assert "ETH/BTC" in data and "2018-01-10 to 2018-01-15" in data
         await pilot.press("escape")
         await wait_for(pilot, lambda: not isinstance(app.screen, SweepScreen))
+
+
+async def test_the_command_palette_opens_the_sweep_and_help_names_its_key(
+    settings: Settings,
+) -> None:
+    app = make_app(settings, FakeFactory())
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(pilot, lambda: app.snapshot is not None)
+        commands = {c.title: c for c in app.get_system_commands(app.screen)}
+        assert "Sweep" in commands
+        assert any(key == "ctrl+o" and "sweep" in text for key, text in HELP)
+        await app.run_action("sweep")
+        await wait_for(pilot, lambda: isinstance(app.screen, SweepScreen))
+        await pilot.press("escape")  # back to the Backtest screen it came from
+        await wait_for(pilot, lambda: isinstance(app.screen, BacktestScreen))
 
 
 async def test_a_missing_space_file_is_refused_before_any_process(

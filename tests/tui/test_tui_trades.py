@@ -112,6 +112,9 @@ async def test_performance_figures_show_both_windows(still_app: TuiBotApp) -> No
         assert app.query_one("#perf-row-market-from").display
         assert label(app, "#perf-today-market-from") == "01:30"
         assert label(app, "#perf-start-from") == "01-05 23:00"
+        for mode, key in (("SIMULATED", "from (sim)"), ("PAPER", "from (UTC)")):
+            await feed(app, pilot, replace(cockpit_snapshot(), mode=mode))
+            assert label(app, "#perf-key-from") == key
         assert label(app, "#perf-today-from") == "00:00"
         assert app.query_one("#perf-start-net").has_class("profit")
         assert app.query_one("#perf-today-net").has_class("loss")

@@ -39,6 +39,8 @@ from tui_bot.tui.widgets.trades import TradesTable
 
 if TYPE_CHECKING:
     from tui_bot.backtest.process import BacktestTarget
+    from tui_bot.tui.screens.backtest import BacktestScreen
+    from tui_bot.tui.screens.sweep import SweepScreen
 
 log = logging.getLogger(__name__)
 # A start-up warning (a broken theme or config) stays on screen this long, in full.
@@ -88,6 +90,7 @@ HELP = (
     ("enter", "chart the selected row's symbol (small terminals: opens the Chart tab)"),
     ("s", "settings: edit, apply to the running bot, save"),
     ("b", "backtest: replay recorded candles in its own process; the bot trades on"),
+    ("ctrl+o", "(in the backtest) sweep: many backtests in parallel, in- vs held-out results"),
     ("ctrl+t", "next theme (saved in [ui] theme)"),
     ("?", "this help"),
     ("q", "quit: finish the phase, save state, restore the terminal"),
@@ -324,9 +327,14 @@ class TuiBotApp(EngineHostApp):
             self.notify(f"Closing {symbol}", markup=False)
 
     def action_settings(self) -> None:
-        self.push_screen(SettingsScreen(self.settings, self.config_path), self._settings_done)
+        self.push_screen(SettingsScreen(self.settings, self.config_path), self.settings_saved)
 
-    def _settings_done(self, result: SettingsSaved | None) -> None:
+    def on_sweep_screen_applied(self, message: SweepScreen.Applied) -> None:
+        self.settings_saved(message.saved)
+
+    def settings_saved(self, result: SettingsSaved | None) -> None:
+        """What a save of settings (the editor's, or a sweep's trial applied) means for the
+        running bot: the new settings go to the engine and the user is told what changed."""
         if result is None:
             self.notify("Settings unchanged", timeout=3)
             return
@@ -350,12 +358,20 @@ class TuiBotApp(EngineHostApp):
 
     def action_backtest(self) -> None:
         """One Backtest screen for the app's life: closing it leaves a run going."""
+        self.push_screen(self._backtest_screen())
+
+    async def action_sweep(self) -> None:
+        """The command palette's Sweep: the Backtest screen's (its data, pairs and range)."""
+        screen = self._backtest_screen()
+        await self.push_screen(screen)
+        screen.action_sweep()
+
+    def _backtest_screen(self) -> BacktestScreen:
         from tui_bot.tui.screens.backtest import BacktestScreen  # not on the start-up path
 
         if not self.is_screen_installed("backtest"):
-            screen = BacktestScreen(self.settings, self.backtest_target)
-            self.install_screen(screen, "backtest")
-        self.push_screen("backtest")
+            self.install_screen(BacktestScreen(self.settings, self.backtest_target), "backtest")
+        return self.get_screen("backtest")  # type: ignore[return-value]
 
     def action_help(self) -> None:
         self.push_screen(HelpScreen(HELP))
@@ -411,6 +427,9 @@ class TuiBotApp(EngineHostApp):
             yield SystemCommand("Settings", "Edit and save the settings (s)", self.action_settings)
             yield SystemCommand(
                 "Backtest", "Replay recorded candles through the engine (b)", self.action_backtest
+            )
+            yield SystemCommand(
+                "Sweep", "Many backtests with different settings, in parallel", self.action_sweep
             )
             yield SystemCommand("Help", "Every key (?)", self.action_help)
             yield SystemCommand(

@@ -16,6 +16,7 @@ from typing import Any
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal
+from textual.message import Message
 from textual.screen import Screen
 from textual.theme import Theme
 from textual.widgets import Button, DataTable, Footer, Input, Label, ProgressBar
@@ -162,6 +163,13 @@ class SweepScreen(Screen[None]):
         Binding("ctrl+r", "start", "Run", priority=True),
         Binding("ctrl+x", "stop", "Stop", priority=True),
     ]
+
+    class Applied(Message):
+        """A trial's settings were saved to the config file: the running bot takes them."""
+
+        def __init__(self, saved: SettingsSaved) -> None:
+            super().__init__()
+            self.saved = saved
 
     def __init__(self, settings: Settings, target: SweepTarget | None = None) -> None:
         super().__init__()
@@ -429,9 +437,7 @@ class SweepScreen(Screen[None]):
         except ConfigError as error:
             self._message(f"✗ not applied: {error}", "error")
             return
-        done = getattr(self.app, "_settings_done", None)  # the settings editor's own ending
-        if done is not None:
-            done(saved)
+        self.post_message(self.Applied(saved))  # the app applies it as the editor's save
         self.settings = saved.settings
         self._message(f"Applied trial {result.id}: {describe_values(saved.saved)}", "ok")
 

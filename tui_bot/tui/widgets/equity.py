@@ -35,7 +35,9 @@ class EquityPane(VerticalScroll):
         label.set_class(sign > 0, "profit")
         label.set_class(sign < 0, "loss")
         self.query_one("#equity-spark", Sparkline).data = history
-        self.query_one(PerformanceGrid).show(snapshot.performance, snapshot.time)
+        self.query_one(PerformanceGrid).show(
+            snapshot.performance, snapshot.time, simulated=snapshot.mode == "SIMULATED"
+        )
         self.border_subtitle = snapshot.mode if snapshot.mode == "SIMULATED" else ""
 
     def restyle(self) -> None:

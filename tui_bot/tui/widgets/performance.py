@@ -102,13 +102,15 @@ class PerformanceGrid(Vertical):
             yield Label("today", classes="perf-value", markup=False)
         for row_id, key in ROWS:
             with Horizontal(classes="perf-row", id=f"perf-row-{row_id}"):
-                yield Label(key, classes="perf-key", markup=False)
+                yield Label(key, id=f"perf-key-{row_id}", classes="perf-key", markup=False)
                 for window in WINDOWS:
                     yield Label(
                         "-", id=f"perf-{window}-{row_id}", classes="perf-value", markup=False
                     )
 
-    def show(self, performance: Performance, now: float) -> None:
+    def show(self, performance: Performance, now: float, simulated: bool = False) -> None:
+        """`simulated`: the times are the simulator's clock (ahead of the wall), and say so."""
+        self.query_one("#perf-key-from", Label).update("from (sim)" if simulated else "from (UTC)")
         late = market_late(performance.start) or market_late(performance.today)
         self.query_one("#perf-row-market-from").display = late
         for window, figures in zip(WINDOWS, (performance.start, performance.today), strict=True):
