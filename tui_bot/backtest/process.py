@@ -10,10 +10,6 @@ polls that queue with a timer (poll() never blocks). No textual here.
 from __future__ import annotations
 
 import dataclasses
-import multiprocessing
-import os
-import queue
-import sys
 import time
 import traceback
 from collections.abc import Callable
@@ -21,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from tui_bot.child_job import ChildJob
 from tui_bot.config import Settings
 from tui_bot.errors import RefusedToStart
 
@@ -136,81 +133,24 @@ def _child_main(
         updates.put(Finished(outcome))
 
 
-def _ensure_resource_tracker() -> None:
-    """The queue's lock needs multiprocessing's resource tracker, and starting the tracker
-    hands it sys.stderr's file descriptor. Under Textual sys.stderr has none (fileno() is -1:
-    "bad value(s) in fds_to_keep"), so the tracker is started with the process's real stderr."""
-    from multiprocessing import resource_tracker
-
-    shown = sys.stderr
-    sys.stderr = sys.__stderr__ or shown
-    try:
-        resource_tracker.ensure_running()
-    finally:
-        sys.stderr = shown
+def _lost(code: int | None) -> Failed:
+    return Failed(
+        f"the backtest process ended without a result (exit code {code}); start it again, "
+        "and see the log if it keeps happening"
+    )
 
 
-class BacktestProcess:
+class BacktestProcess(ChildJob[Update]):
     """One backtest run in a child process. start(), then poll() from a timer until it returns
     a Finished or Failed; cancel() ends the child at any time."""
 
     def __init__(self, request: BacktestRequest, target: BacktestTarget = run_request) -> None:
-        _ensure_resource_tracker()
-        context = multiprocessing.get_context("spawn")
-        self._updates = context.Queue()
-        self._process = context.Process(
-            target=_child_main,
-            args=(os.getpid(), target, request, self._updates),
+        super().__init__(
+            _child_main,
+            (target, request),
             name="tui-bot-backtest",
             daemon=True,  # multiprocessing ends it when the dashboard exits normally
+            final=(Finished, Failed),
+            lost=_lost,
+            stop_wait=STOP_WAIT_SECONDS,
         )
-        self.ended = False  # Finished or Failed was returned, or cancel() was called
-
-    def start(self) -> None:
-        self._process.start()
-
-    @property
-    def pid(self) -> int | None:
-        return self._process.pid
-
-    def alive(self) -> bool:
-        """The child process still exists (it may linger briefly after its last update)."""
-        return self._process.is_alive()
-
-    def poll(self) -> list[Update]:
-        """What arrived since the last poll; never blocks. A child that ended without a result
-        (killed, crashed) gives one Failed."""
-        if self.ended:
-            return []
-        exited = not self._process.is_alive()  # before draining: all it sent is queued by now
-        updates: list[Update] = []
-        while not self.ended:
-            try:
-                update = self._updates.get_nowait()
-            except queue.Empty:
-                break
-            updates.append(update)
-            self.ended = isinstance(update, Finished | Failed)
-        if exited and not self.ended:
-            code = self._process.exitcode
-            updates.append(
-                Failed(
-                    f"the backtest process ended without a result (exit code {code}); "
-                    "start it again, and see the log if it keeps happening"
-                )
-            )
-            self.ended = True
-        if self.ended:
-            self._updates.close()
-        return updates
-
-    def cancel(self) -> None:
-        """End the child now (SIGTERM, then SIGKILL if it does not go) and wait for it."""
-        self.ended = True
-        if self._process.is_alive():
-            self._process.terminate()
-            self._process.join(STOP_WAIT_SECONDS)
-        if self._process.is_alive():
-            self._process.kill()
-            self._process.join()
-        self._updates.close()

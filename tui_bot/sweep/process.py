@@ -10,15 +10,13 @@ finished; SIGKILL follows if it does not go. No textual here.
 
 from __future__ import annotations
 
-import multiprocessing
-import os
-import queue
 import signal
 import traceback
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from tui_bot.child_job import ChildJob
 from tui_bot.config import Settings
 from tui_bot.errors import RefusedToStart
 from tui_bot.sweep.data import portable
@@ -108,70 +106,24 @@ def _interrupt(signum: int, frame: object) -> None:
     raise KeyboardInterrupt
 
 
-class SweepProcess:
-    """One sweep in a child process: start(), then poll() from a timer; cancel() at any time."""
+def _lost(code: int | None) -> Failed:
+    return Failed(
+        f"the sweep process ended without a result (exit code {code}); start it again, and "
+        "see the log if it keeps happening"
+    )
+
+
+class SweepProcess(ChildJob[Update]):
+    """One sweep in a child process: start(), then poll() from a timer; stop() asks it to end
+    (its workers stop and it reports what finished), cancel() ends it at any time."""
 
     def __init__(self, request: SweepRequest, target: SweepTarget = run_request) -> None:
-        from tui_bot.backtest.process import _ensure_resource_tracker  # Textual's stderr
-
-        _ensure_resource_tracker()
-        context = multiprocessing.get_context("spawn")
-        self._updates = context.Queue()
-        self._process = context.Process(
-            target=_child_main,
-            args=(os.getpid(), target, request, self._updates),
+        super().__init__(
+            _child_main,
+            (target, request),
             name="tui-bot-sweep",
             daemon=False,  # it has children of its own (the workers): daemons may not
+            final=(Finished, Failed),
+            lost=_lost,
+            stop_wait=STOP_WAIT_SECONDS,
         )
-        self.ended = False
-
-    def start(self) -> None:
-        self._process.start()
-
-    @property
-    def pid(self) -> int | None:
-        return self._process.pid
-
-    def alive(self) -> bool:
-        return self._process.is_alive()
-
-    def poll(self) -> list[Update]:
-        """What arrived since the last poll; never blocks. A child that ended without a result
-        gives one Failed."""
-        if self.ended:
-            return []
-        exited = not self._process.is_alive()
-        updates: list[Update] = []
-        while not self.ended:
-            try:
-                update = self._updates.get_nowait()
-            except queue.Empty:
-                break
-            updates.append(update)
-            self.ended = isinstance(update, Finished | Failed)
-        if exited and not self.ended:
-            code = self._process.exitcode
-            updates.append(
-                Failed(
-                    f"the sweep process ended without a result (exit code {code}); start it "
-                    "again, and see the log if it keeps happening"
-                )
-            )
-            self.ended = True
-        return updates
-
-    def stop(self) -> None:
-        """Ask the child to stop (SIGTERM: its workers end, it reports what finished)."""
-        if self._process.is_alive():
-            self._process.terminate()
-
-    def cancel(self) -> None:
-        """End the child now: SIGTERM, SIGKILL if it does not go; wait for it."""
-        self.ended = True
-        if self._process.is_alive():
-            self._process.terminate()
-            self._process.join(STOP_WAIT_SECONDS)
-        if self._process.is_alive():
-            self._process.kill()
-            self._process.join()
-        self._updates.close()
