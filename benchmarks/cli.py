@@ -12,7 +12,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from benchmarks import backtest, compute, fixtures, ml, network, report, ui
+from benchmarks import backtest, compute, fixtures, ml, network, real_exchange, report, ui
 from benchmarks.rows import CheckFailed, Row
 
 
@@ -113,6 +113,7 @@ async def run(plan: Plan, skip_ui: bool) -> Measured:
         backtest.rows, plan.mode == "quick", _progress
     )
     rows += backtest_rows
+    rows += await real_exchange.rows(plan.mode == "quick", _progress)
     scaling = await network.scaling(list(plan.scaling), plan.scaling_rounds, _progress)
     scaling = sorted([*scaling, entry], key=lambda e: e["symbols"])
     return Measured(rows, scaling, backtest_scaling, skipped)

@@ -190,7 +190,6 @@ async def test_the_training_process_exists_only_while_it_trains() -> None:
     X, y = synthetic(300)
     trainer = ProcessTrainer()
     try:
-        trainer.warm_up()  # started ahead (the first start's history download)
         worker = read_proc(await trainer.worker_pid())
         assert worker is not None and is_alive(worker)
         await trainer.train(X, y)

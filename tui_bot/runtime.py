@@ -17,6 +17,7 @@ from tui_bot.clock import AcceleratedClock, Clock, WallClock
 from tui_bot.config import ConfigError, Settings
 from tui_bot.engine.cycle import Engine, SnapshotFn
 from tui_bot.engine.model import ProcessTrainer, Trainer
+from tui_bot.engine.preload import preload
 from tui_bot.exchange.base import Exchange
 from tui_bot.store import Store
 
@@ -144,6 +145,7 @@ def _ccxt_runtime(
         )
     except ValueError as e:
         raise ConfigError(_exchange_problem(settings, name, str(e), exchange_ids())) from None
+    preload()  # scipy and scikit-learn import while the start waits on the exchange
     clock = clock or WallClock()
     storage = settings.storage_dir
     store = Store(storage / store_file(name, decision.mode))

@@ -766,11 +766,10 @@ class Engine:
         """No usable model: train one from candle history so predictions exist from cycle one."""
         with self.monitor.time("ml.bootstrap"):
             if len(self.models.samples) < BOOTSTRAP_SAMPLES:
-                warm_up = getattr(self.models.trainer, "warm_up", None)
-                if warm_up is not None:
-                    warm_up()  # the training process starts while the history downloads
                 await self._add_history()
-            self.bootstrapped = await self.models.train() is not None
+            # a trainer may name a cheaper one for this first model (ProcessTrainer: a thread)
+            trainer = getattr(self.models.trainer, "bootstrap_trainer", None)
+            self.bootstrapped = await self.models.train(trainer) is not None
 
     async def _add_history(self) -> None:
         _, top = await self.scanner.top_markets()

@@ -13,16 +13,19 @@ Speed: the six outputs share one (6, n_symbols, T) block and the work is written
 `out=` wherever numpy allows, so a call allocates few large temporaries (fresh memory costs a
 page fault per 4 KiB, which on small VMs is as slow as the arithmetic). The recursions run in
 `scipy.signal.lfilter`: RSI's two Wilder averages in one call, MACD's two EMAs as one
-second-order filter (their difference is all MACD needs), then the signal EMA.
+second-order filter (their difference is all MACD needs), then the signal EMA. scipy is imported
+on first use (engine.preload), so importing the engine does not cost its ~1 s.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
-from scipy.ndimage import uniform_filter1d
-from scipy.signal import lfilter
+
+from tui_bot.engine.preload import wait_for_preload
 
 RSI_PERIOD = 14
 MACD_FAST = 12
@@ -60,6 +63,21 @@ def compute_indicators(close: np.ndarray, volume: np.ndarray) -> Indicators:
     return Indicators(rsi, macd, signal, hist, momentum, ratio)
 
 
+_filters: tuple[Callable[..., Any], Callable[..., Any]] | None = None
+
+
+def _scipy_filters() -> tuple[Callable[..., Any], Callable[..., Any]]:
+    """(scipy.signal.lfilter, scipy.ndimage.uniform_filter1d), imported on first use."""
+    global _filters
+    if _filters is None:
+        wait_for_preload()
+        from scipy.ndimage import uniform_filter1d
+        from scipy.signal import lfilter
+
+        _filters = (lfilter, uniform_filter1d)
+    return _filters
+
+
 def _as_matrix(values: np.ndarray, name: str) -> np.ndarray:
     array = np.asarray(values, dtype=np.float64)
     if array.ndim != 2:
@@ -73,6 +91,7 @@ def _smooth(x: np.ndarray, alpha: float, seed: np.ndarray) -> np.ndarray:
     x[..., 0] is not used: the filter state is set so that the first output is the seed.
     """
     state = (seed - alpha * x[..., 0])[..., np.newaxis]
+    lfilter, _ = _scipy_filters()
     out, _ = lfilter([alpha], [1.0, alpha - 1.0], x, axis=-1, zi=state)
     return out
 
@@ -126,6 +145,7 @@ def _macd(close: np.ndarray, macd: np.ndarray, signal: np.ndarray, hist: np.ndar
         ],
         axis=1,
     )
+    lfilter, _ = _scipy_filters()
     line, _ = lfilter(b, a, x, axis=-1, zi=state)
     k = MACD_SIGNAL - 1
     signal[:, first:] = _smooth(line[:, k:], 2.0 / (MACD_SIGNAL + 1), line[:, : k + 1].mean(axis=1))
@@ -151,6 +171,7 @@ def _volume_ratio(volume: np.ndarray, out: np.ndarray) -> None:
     if volume.shape[1] < period:
         out.fill(np.nan)
         return
+    _, uniform_filter1d = _scipy_filters()
     # origin shifts the centred window of uniform_filter1d to the trailing one [t - 19, t]
     uniform_filter1d(volume, period, axis=1, output=out, origin=period // 2 - 1)
     empty = out <= 0.0  # a NaN mean stays NaN

@@ -26,8 +26,10 @@ from typing import Any, Protocol, TypeVar
 import joblib
 import numpy as np
 
+from tui_bot.child_job import ensure_resource_tracker
 from tui_bot.engine.features import FEATURE_NAMES
 from tui_bot.engine.forest import CompiledForest, compile_forest
+from tui_bot.engine.preload import wait_for_preload
 from tui_bot.engine.validation import verdict, walk_forward
 from tui_bot.errors import StorageError
 from tui_bot.storage import os_error, prepare_dir
@@ -133,6 +135,7 @@ def _probability(estimator: Any, X: np.ndarray, logit_shift: float) -> np.ndarra
 
 
 def _shifted_expit(raw: np.ndarray, logit_shift: float) -> np.ndarray:
+    wait_for_preload()
     from scipy.special import expit
 
     return np.asarray(expit(raw + logit_shift), dtype=np.float64)
@@ -153,6 +156,7 @@ def _few_threads(rows: int) -> Iterator[None]:
         yield
         return
     if _controller is None:
+        wait_for_preload()
         import sklearn.ensemble  # noqa: F401 - loads the OpenMP runtime the controller must see
         from threadpoolctl import ThreadpoolController
 
@@ -180,6 +184,7 @@ def train_model(
     folds (validation.walk_forward); without: the last 20 % held out. Without `validate` the
     validation fits are left out and their figures are NaN (the fitted model is the same)."""
     started = time.perf_counter()
+    wait_for_preload()
     X, y = _checked_training_data(X, y, feature_names)
     nan = float("nan")
     with _few_threads(len(y)):
@@ -361,6 +366,7 @@ def load_model(path: Path, expected_sha256: str) -> TrainedModel:
             f"model file {path} has sha256 {actual}, expected {expected_sha256}: "
             "it was changed or damaged after saving; retrain to replace it"
         )
+    wait_for_preload()  # unpickling imports scikit-learn
     try:
         model = joblib.load(io.BytesIO(data))
     except Exception as exc:  # unpickling garbage can raise almost anything
@@ -412,18 +418,47 @@ class InlineTrainer:
         pass
 
 
+class ThreadTrainer:
+    """Trains in a worker thread of this process, with one OpenMP thread (below
+    SINGLE_THREAD_ROWS). The first start's model trains here: a training process would cost
+    ~2 s to start and import, and ~200 MB more while it lives. The fit releases the GIL for most
+    of its work: an event loop of the process stalls ~25 ms at worst meanwhile."""
+
+    async def train(
+        self,
+        X: np.ndarray,
+        y: np.ndarray,
+        kind: str = "hist_gradient_boosting",
+        trained_at: float = 0.0,
+        random_state: int = 0,
+        validate: bool = True,
+        plan: ValidationPlan | None = None,
+    ) -> TrainedModel:
+        job = partial(
+            train_model,
+            X,
+            y,
+            kind=kind,
+            trained_at=trained_at,
+            random_state=random_state,
+            validate=validate,
+            plan=plan,
+        )
+        return await asyncio.to_thread(job)
+
+    def close(self) -> None:
+        pass
+
+
 class ProcessTrainer:
-    """Trains in a worker process that exists only while it trains: it starts on first use
-    (or on warm_up, to overlap its start with something else) and ends once a training is
-    done, so ~150 MB are not held for the hours between two retrains (a retrain pays the
-    worker's start, ~1-2 s, every ml.training_interval_hours)."""
+    """Trains in a worker process that exists only while it trains: it starts on first use and
+    ends once a training is done, so ~150 MB are not held for the hours between two retrains (a
+    retrain pays the worker's start, ~1-2 s, every ml.training_interval_hours). The first start's
+    model trains in `bootstrap_trainer`, a thread of this process (see ThreadTrainer)."""
 
     def __init__(self) -> None:
         self._pool: ProcessPoolExecutor | None = None
-
-    def warm_up(self) -> None:
-        """Start the worker and its imports now; the next train() queues behind them."""
-        self._get_pool().submit(_import_training)
+        self.bootstrap_trainer = ThreadTrainer()
 
     async def train(
         self,
@@ -467,9 +502,13 @@ class ProcessTrainer:
         except BrokenProcessPool as exc:
             self.close()
             raise RuntimeError(f"training process died: {exc}") from exc
+        except OSError as exc:  # no process could be started (no memory, no tracker)
+            self.close()
+            raise RuntimeError(f"cannot start a training process: {exc}") from exc
 
     def _get_pool(self) -> ProcessPoolExecutor:
         if self._pool is None:
+            ensure_resource_tracker()
             context = multiprocessing.get_context("spawn")
             self._pool = ProcessPoolExecutor(
                 max_workers=1,
@@ -478,11 +517,6 @@ class ProcessTrainer:
                 initargs=(os.getpid(),),
             )
         return self._pool
-
-
-def _import_training() -> None:
-    """What a training imports, loaded ahead of it (the worker's warm-up)."""
-    from sklearn.ensemble import HistGradientBoostingClassifier  # noqa: F401
 
 
 def exit_with_parent(parent_pid: int) -> None:

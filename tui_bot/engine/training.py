@@ -170,15 +170,17 @@ class ModelManager:
             return True
         return self.clock.now() - self.model.trained_at >= interval_hours * 3600
 
-    async def train(self) -> TrainedModel | None:
-        """Train on the samples held; on success swap the model in and persist it."""
+    async def train(self, trainer: Trainer | None = None) -> TrainedModel | None:
+        """Train on the samples held (with `trainer`, else the manager's); on success swap the
+        model in and persist it."""
+        trainer = self.trainer if trainer is None else trainer
         X, y = self.samples.X, labels(self.samples.outcome, MIN_RETURN)
         if len(X) < MIN_TRAINING_ROWS or len(np.unique(y)) < 2:
             self.alert("info", "model", f"not enough samples to train ({len(X)})")
             return None
         try:
             validate = self.validate_retrains or self.model is None
-            model = await self.trainer.train(
+            model = await trainer.train(
                 X.copy(), y, self.kind, self.clock.now(), validate=validate, plan=self._plan()
             )
         except (ValueError, RuntimeError) as e:

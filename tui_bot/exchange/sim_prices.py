@@ -10,8 +10,9 @@ next candles. That is the weak, learnable short-horizon structure (RSI / momentu
 
 Paths are generated in chunks of CHUNK candles, sequentially from candle 0, with
 `np.random.default_rng([seed, chunk])`, vectorised over symbols and time (the AR recursion runs
-through scipy.signal.lfilter with carried state). So a path depends only on the seed and the
-timeframe, never on the order of calls or on how many symbols the exchange lists.
+through scipy.signal.lfilter with carried state, imported on first use). So a path depends only
+on the seed and the timeframe, never on the order of calls or on how many symbols the exchange
+lists.
 """
 
 from __future__ import annotations
@@ -22,7 +23,8 @@ from collections import OrderedDict
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.signal import lfilter
+
+from tui_bot.engine.preload import wait_for_preload
 
 SIM_EPOCH = 1_767_225_600.0  # 2026-01-01T00:00:00Z: the open of candle 0
 CHUNK = 4096
@@ -276,6 +278,9 @@ class PricePaths:
 
         phi = 1.0 - KAPPA
         zi = (phi * start_deviation)[:, None]
+        wait_for_preload()
+        from scipy.signal import lfilter
+
         deviation, _ = lfilter([1.0], [1.0, -phi], eps, axis=1, zi=zi)
         reverting = np.diff(deviation, axis=1, prepend=start_deviation[:, None])
         returns = (

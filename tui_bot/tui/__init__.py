@@ -22,27 +22,12 @@ def run_dashboard(settings: Settings, verbose: bool = False, live: bool = False)
     from tui_bot.tui.hosting import default_runtime
 
     _log_to_file(settings, verbose)
-    _start_resource_tracker()
     app = TuiBotApp(settings, partial(default_runtime, live=live))
     try:
         result = app.run()
     finally:
         app.stop_engine()  # if the app ended any other way than `q`, still stop the engine cleanly
     return result if isinstance(result, int) else (app.return_code or 0)
-
-
-def _start_resource_tracker() -> None:
-    """Start multiprocessing's resource tracker while sys.stderr is still the terminal.
-
-    Textual replaces sys.stderr with an object whose fileno() is -1; a training process spawned
-    later would then fail with "bad value(s) in fds_to_keep" when it starts the tracker.
-    """
-    from multiprocessing import resource_tracker
-
-    try:
-        resource_tracker.ensure_running()
-    except OSError:
-        pass
 
 
 def _log_to_file(settings: Settings, verbose: bool) -> None:
