@@ -11,6 +11,7 @@ import hashlib
 import io
 import multiprocessing
 import os
+import pickle
 import tempfile
 import threading
 import time
@@ -113,20 +114,44 @@ class TrainedModel:
 
     def _compiled_forest(self) -> CompiledForest | None:
         """The estimator compiled for fast prediction (None: sklearn predicts), built on first
-        use and kept on the instance but not pickled (see __getstate__)."""
+        use and saved with the model (see __getstate__)."""
         if _COMPILED_FOREST not in self.__dict__:
             self.__dict__[_COMPILED_FOREST] = compile_forest(self.estimator)
-        return self.__dict__[_COMPILED_FOREST]
+        forest: CompiledForest | None = self.__dict__[_COMPILED_FOREST]
+        return forest
 
     def __getstate__(self) -> dict[str, Any]:
-        """Pickled without the compiled forest, so a saved file holds what it always held."""
+        """The estimator goes in as a pickle of its own, next to the compiled forest: loading
+        the file then needs numpy only, and scikit-learn (~1-2 s to import) is imported the
+        first time something asks for `estimator` itself."""
         state = self.__dict__.copy()
-        state.pop(_COMPILED_FOREST, None)
+        estimator = state.pop("estimator", None)
+        if estimator is None:  # loaded and not unpickled since: pass its bytes on
+            return state
+        state[_ESTIMATOR_PICKLE] = pickle.dumps(estimator, protocol=pickle.HIGHEST_PROTOCOL)
+        state[_COMPILED_FOREST] = self._compiled_forest()
         return state
 
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)  # a file from before has "estimator" itself: that works too
 
-# The instance attribute that caches TrainedModel._compiled_forest (not a dataclass field).
+    def __getattr__(self, name: str) -> Any:
+        """`estimator`, unpickled from the saved bytes on first use (only called for a name
+        the instance does not have)."""
+        packed = self.__dict__.get(_ESTIMATOR_PICKLE)
+        if name != "estimator" or packed is None:
+            raise AttributeError(name)
+        wait_for_preload()  # unpickling imports scikit-learn
+        estimator = pickle.loads(packed)
+        self.__dict__["estimator"] = estimator
+        del self.__dict__[_ESTIMATOR_PICKLE]
+        return estimator
+
+
+# Instance attributes that are not dataclass fields: the compiled forest, and the estimator's
+# pickle while it has not been unpickled.
 _COMPILED_FOREST = "_compiled_forest_cache"
+_ESTIMATOR_PICKLE = "_estimator_pickle"
 
 
 def _probability(estimator: Any, X: np.ndarray, logit_shift: float) -> np.ndarray:
@@ -323,7 +348,7 @@ def save_model(model: TrainedModel, path: Path) -> str:
     temp = Path(temp_name)
     try:
         with os.fdopen(fd, "wb") as handle:
-            joblib.dump(model, handle)
+            pickle.dump(model, handle, protocol=pickle.HIGHEST_PROTOCOL)
             handle.flush()
             os.fsync(handle.fileno())
         digest = file_sha256(temp)
@@ -366,14 +391,40 @@ def load_model(path: Path, expected_sha256: str) -> TrainedModel:
             f"model file {path} has sha256 {actual}, expected {expected_sha256}: "
             "it was changed or damaged after saving; retrain to replace it"
         )
-    wait_for_preload()  # unpickling imports scikit-learn
     try:
-        model = joblib.load(io.BytesIO(data))
+        model = _unpickle(data)
     except Exception as exc:  # unpickling garbage can raise almost anything
         raise ModelLoadError(f"model file {path} is corrupt: {type(exc).__name__}: {exc}") from exc
     if not isinstance(model, TrainedModel):
         raise ModelLoadError(f"model file {path} holds a {type(model).__name__}, not a model")
     return model
+
+
+def _unpickle(data: bytes) -> object:
+    """The file's object; a file saved by joblib (before the estimator had a pickle of its
+    own) is read by joblib, after the background import of scikit-learn it needs."""
+    try:
+        return _ModelUnpickler(io.BytesIO(data)).load()
+    except _JoblibFile:
+        wait_for_preload()
+        return joblib.load(io.BytesIO(data))
+
+
+class _JoblibFile(Exception):
+    pass
+
+
+class _ModelUnpickler(pickle.Unpickler):
+    """Waits for the background import before importing scikit-learn or scipy itself: two
+    threads importing them at once can deadlock (see preload)."""
+
+    def find_class(self, module: str, name: str) -> Any:
+        package = module.partition(".")[0]
+        if package == "joblib":
+            raise _JoblibFile
+        if package in ("sklearn", "scipy"):
+            wait_for_preload()
+        return super().find_class(module, name)
 
 
 class Trainer(Protocol):
