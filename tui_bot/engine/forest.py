@@ -24,6 +24,7 @@ estimator has loaded it already.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -97,7 +98,8 @@ class CompiledForest:
         rows = np.where(np.isnan(X.T), self.nan_row[:, None], rows)
         reachable = np.bitwise_and.reduce(self.reachable[rows], axis=0)
         leftmost = reachable & -reachable  # its lowest set bit alone: 2**leaf
-        return _exponent(leftmost) + self.tree_leaves
+        leaves: np.ndarray = _exponent(leftmost) + self.tree_leaves
+        return leaves
 
 
 def _exponent(powers_of_two: np.ndarray) -> np.ndarray:
@@ -121,7 +123,7 @@ class _Splits:
     kept_if_right: np.ndarray  # uint64
 
 
-def compile_forest(estimator: object) -> CompiledForest | None:
+def compile_forest(estimator: Any) -> CompiledForest | None:
     """The compiled form of a fitted binary HistGradientBoostingClassifier on numeric features,
     or None for anything it cannot reproduce exactly (the caller then uses sklearn)."""
     try:
