@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 import tempfile
 import tomllib
 from dataclasses import fields
@@ -21,7 +23,10 @@ from tui_bot.config import (
     key_spec,
     load_settings,
     render_config,
+    rendering,
     save_settings,
+    saving,
+    schema,
     settings_values,
     validate_value,
 )
@@ -57,7 +62,7 @@ def error_of(path: Path | None = None, env: dict[str, str] | None = None, overri
 
 
 def test_dataclasses_match_schema() -> None:
-    for section, cls in config._SECTION_CLASSES.items():
+    for section, cls in schema.SECTION_CLASSES.items():
         names = [f.name for f in fields(cls)]
         expected = [s.name for s in config.SCHEMA if s.section == section]
         if section == "exchange":
@@ -76,7 +81,7 @@ def test_defaults_load_without_file(tmp_path: Path) -> None:
     settings = load()
     assert settings.path is None
     assert settings.bot.check_interval == 60
-    assert settings.bot.dry_run is True
+    assert settings.ml.require_edge is True
     assert settings.exchange.name == "sim"
     assert settings.exchange.ccxt_config == {}
     assert settings.sim.speed == 60.0 and isinstance(settings.sim.speed, float)
@@ -126,16 +131,16 @@ def test_file_overrides_defaults(tmp_path: Path) -> None:
 
 
 def test_env_overrides_file_and_parses_types(tmp_path: Path) -> None:
-    path = write(tmp_path, "[scan]\ncache_duration = 400\n[bot]\ndry_run = true\n")
+    path = write(tmp_path, "[scan]\ncache_duration = 400\n[ml]\nrequire_edge = true\n")
     env = {
         "TUI_BOT_SCAN_CACHE_DURATION": "500",
-        "TUI_BOT_BOT_DRY_RUN": "no",
+        "TUI_BOT_ML_REQUIRE_EDGE": "no",
         "TUI_BOT_SIM_SPEED": "120",
         "TUI_BOT_EXCHANGE_NAME": "binance",
     }
     settings = load(path, env)
     assert settings.scan.cache_duration == 500
-    assert settings.bot.dry_run is False
+    assert settings.ml.require_edge is False
     assert settings.sim.speed == 120.0 and isinstance(settings.sim.speed, float)
     assert settings.exchange.name == "binance"
     assert settings.sources["scan.cache_duration"] == "env"
@@ -169,10 +174,12 @@ def test_new_env_name_beats_legacy() -> None:
 def test_flag_beats_env_and_file(tmp_path: Path) -> None:
     path = write(tmp_path, "[scan]\ntop_n = 5\n")
     settings = load_settings(
-        path, env={"TUI_BOT_SCAN_TOP_N": "6"}, overrides={"scan.top_n": "7", "bot.dry_run": False}
+        path,
+        env={"TUI_BOT_SCAN_TOP_N": "6"},
+        overrides={"scan.top_n": "7", "ml.require_edge": False},
     )
     assert settings.scan.top_n == 7
-    assert settings.bot.dry_run is False
+    assert settings.ml.require_edge is False
     assert settings.sources["scan.top_n"] == "flag"
     assert "scan.top_n" not in settings.env_names
 
@@ -242,7 +249,7 @@ def test_wrong_type_message(tmp_path: Path) -> None:
         ("[scan]\ntop_n = true", "expected an integer"),
         ("[scan]\ntop_n = 2.5", "expected an integer"),
         ('[sim]\nspeed = "fast"', "expected a number"),
-        ("[bot]\ndry_run = 1", "expected true or false"),
+        ("[ml]\nrequire_edge = 1", "expected true or false"),
         ("[bot]\nstake_currency = 5", "expected a string"),
         ("[exchange]\nccxt_config = 3", "expected a table"),
     ],
@@ -292,8 +299,8 @@ def test_env_error_names_variable_and_value() -> None:
 
 
 def test_env_bool_error() -> None:
-    message = error_of(env={"TUI_BOT_BOT_DRY_RUN": "maybe"})
-    assert "TUI_BOT_BOT_DRY_RUN=maybe" in message and "true or false" in message
+    message = error_of(env={"TUI_BOT_ML_REQUIRE_EDGE": "maybe"})
+    assert "TUI_BOT_ML_REQUIRE_EDGE=maybe" in message and "true or false" in message
 
 
 def test_flag_errors_name_the_flag() -> None:
@@ -328,8 +335,8 @@ def test_saved_samples_may_not_exceed_memory(tmp_path: Path) -> None:
 def test_validate_value_parses_strings() -> None:
     assert validate_value("risk.max_hold_minutes", "240") == 240
     assert validate_value("risk.stop_loss_pct", " 2.5 ") == 2.5
-    assert validate_value("bot.dry_run", "YES") is True
-    assert validate_value("bot.dry_run", "0") is False
+    assert validate_value("ml.require_edge", "YES") is True
+    assert validate_value("ml.require_edge", "0") is False
     assert validate_value("scan.timeframe", "1h") == "1h"
     assert validate_value("scan.top_n", "1e2") == 100
 
@@ -345,7 +352,7 @@ def test_validate_value_parses_strings() -> None:
         ("risk.min_probability", 0.49),
         ("scan.timeframe", "5M"),
         ("ui.theme", ""),
-        ("bot.dry_run", 1),
+        ("ml.require_edge", 1),
     ],
 )
 def test_validate_value_rejects(dotted: str, value: object) -> None:
@@ -540,7 +547,7 @@ def test_save_is_atomic_when_replace_fails(tmp_path: Path, monkeypatch: pytest.M
     def broken_replace(src: str, dst: str) -> None:
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(config.os, "replace", broken_replace)
+    monkeypatch.setattr(saving.os, "replace", broken_replace)
     with pytest.raises(ConfigError, match="not changed"):
         save_settings(path, {"scan.top_n": 5})
     assert path.read_bytes() == before
@@ -612,7 +619,7 @@ def test_rendered_file_has_comment_before_every_key() -> None:
 
 
 def _render_line(name: str, value: object) -> str:
-    return config._render_key(name, value)
+    return rendering.render_key(name, value)
 
 
 # ---------------------------------------------------------------------------- round trip property
@@ -710,3 +717,96 @@ def test_a_huge_unknown_key_is_not_echoed_back(tmp_path: Path) -> None:
     message = error_of(write(tmp_path, f"[bot]\n{HUGE} = 1\n"))
     assert "unknown key" in message and "1,048,576 characters" in message
     assert len(message) < 500, message[:600]
+
+
+# ---------------------------------------------------------------------------- removed keys
+
+DRY_RUN_REASON = (
+    "bot.dry_run is no longer used: [exchange] mode and --live decide whether orders are real"
+)
+
+
+def test_dry_run_in_the_file_is_a_warning_that_names_the_fix(tmp_path: Path) -> None:
+    path = write(tmp_path, "[bot]\ncheck_interval = 120\ndry_run = true\n")
+    settings = load(path)
+    assert settings.warnings == (f"{DRY_RUN_REASON}; delete the line from {path}",)
+    assert settings.bot.check_interval == 120
+    assert not hasattr(settings.bot, "dry_run")
+    assert "bot.dry_run" not in settings.sources
+    assert f"  - {DRY_RUN_REASON}; delete the line from {path}" in describe(settings).splitlines()
+
+
+def test_dry_run_of_any_value_does_not_stop_the_start(tmp_path: Path) -> None:
+    settings = load(write(tmp_path, '[bot]\ndry_run = "maybe"\n'))
+    assert len(settings.warnings) == 1 and DRY_RUN_REASON in settings.warnings[0]
+
+
+def test_dry_run_from_env_or_flag_is_a_warning() -> None:
+    settings = load_settings(None, env={"TUI_BOT_BOT_DRY_RUN": "false"}, overrides={})
+    assert settings.warnings == (
+        f"{DRY_RUN_REASON}; unset the environment variable TUI_BOT_BOT_DRY_RUN",
+    )
+    assert settings.env_names == {}
+    flagged = load_settings(None, env={}, overrides={"bot.dry_run": "true", "scan.top_n": "7"})
+    assert flagged.warnings == (f"{DRY_RUN_REASON}; drop --set bot.dry_run",)
+    assert flagged.scan.top_n == 7
+
+
+def test_dry_run_is_not_a_key_any_more(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError) as info:
+        validate_value("bot.dry_run", True)
+    assert str(info.value) == DRY_RUN_REASON
+    with pytest.raises(ConfigError, match="no longer used"):
+        key_spec("bot.dry_run")
+    assert "bot.dry_run" not in default_values()
+    assert "dry_run" not in render_config(default_values())
+
+
+def test_saving_drops_the_dry_run_line(tmp_path: Path) -> None:
+    path = write(tmp_path, "[bot]\ndry_run = false\ncheck_interval = 120\n")
+    save_settings(path, {"scan.top_n": 9})
+    assert "dry_run" not in path.read_text(encoding="utf-8")
+    settings = load(path)
+    assert settings.warnings == ()
+    assert settings.bot.check_interval == 120 and settings.scan.top_n == 9
+
+
+# ---------------------------------------------------------------------------- the declaration
+
+
+def test_each_default_has_the_type_of_its_annotation() -> None:
+    for spec in config.SCHEMA:
+        assert type(spec.default) is spec.type, spec.dotted
+
+
+def test_literal_annotations_give_the_choices() -> None:
+    assert key_spec("exchange.mode").choices == ("paper", "live")
+    assert key_spec("scan.timeframe").choices == ("1m", "5m", "15m", "1h")
+    assert key_spec("ml.model").choices == ("hist_gradient_boosting", "gradient_boosting")
+    assert all(key_spec(key).type is str for key in ("exchange.mode", "ml.model"))
+    assert key_spec("scan.top_n").choices is None
+
+
+def test_editor_rows_have_distinct_positions() -> None:
+    rows = {spec.dotted: spec.editor for spec in config.SCHEMA if spec.editor is not None}
+    assert len({row.position for row in rows.values()}) == len(rows)
+    assert len({row.label for row in rows.values()}) == len(rows)
+    by_position = sorted(rows, key=lambda dotted: rows[dotted].position)
+    assert list(config.editor_labels().items()) == [(key, rows[key].label) for key in by_position]
+
+
+def test_section_dataclasses_build_from_their_defaults() -> None:
+    for section, cls in schema.SECTION_CLASSES.items():
+        instance = cls()
+        for spec in config.SCHEMA:
+            if spec.section == section:
+                assert getattr(instance, spec.name) == spec.default
+
+
+def test_module_entry_point_prints_the_table_and_the_file() -> None:
+    command = [sys.executable, "-m", "tui_bot.config"]
+    table = subprocess.run([*command, "--markdown"], cwd=ROOT, capture_output=True, text=True)
+    assert table.returncode == 0, table.stderr
+    assert table.stdout == config.keys_markdown()
+    file = subprocess.run(command, cwd=ROOT, capture_output=True, text=True)
+    assert file.stdout == render_config(default_values())

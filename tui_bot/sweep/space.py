@@ -38,7 +38,6 @@ EXAMPLE = "e.g. stop_loss_pct = [1, 2, 3] or take_profit_pct = { min = 1, max = 
 NOT_IN_A_BACKTEST = ("exchange", "sim", "monitor", "storage", "ui")
 FIXED = {
     "bot.stake_currency": "it picks the pairs the data is cut to; set it with --set",
-    "bot.dry_run": "it is unused",
     "scan.timeframe": "the candle files decide it",
     "backtest.warmup_candles": "it places the in-sample / out-of-sample split; set it with --set",
 }
@@ -258,8 +257,8 @@ def _range(path: Path, spec: KeySpec, where: str, table: Mapping[str, Any]) -> D
 def _stepped(spec: KeySpec, where: str, low: float, high: float, step: object) -> list[Any]:
     """min, min + step, ... up to max, computed in decimal (no 0.30000000000000004)."""
     integer = spec.type is int
-    bad_type = isinstance(step, bool) or not isinstance(step, int | float)
-    if bad_type or step <= 0 or (integer and not float(step).is_integer()):
+    number = step if isinstance(step, int | float) and not isinstance(step, bool) else None
+    if number is None or number <= 0 or (integer and not float(number).is_integer()):
         need = "a whole number of 1 or more" if integer else "a number above 0"
         raise ConfigError(f"{where}: step = {step!r}: give {need}")
     try:

@@ -13,25 +13,16 @@ from textual.screen import Screen
 from textual.validation import ValidationResult, Validator
 from textual.widgets import Button, Footer, Input, Label
 
-from tui_bot.config import ConfigError, Settings, key_spec, save_settings, validate_value
+from tui_bot.config import (
+    ConfigError,
+    Settings,
+    editor_labels,
+    key_spec,
+    save_settings,
+    validate_value,
+)
 
-EDITABLE: dict[str, str] = {
-    "scan.cache_duration": "Market scan cache duration",
-    "ml.prediction_cache_duration": "ML prediction cache duration",
-    "ml.prediction_cache_size": "Prediction cache size",
-    "scan.max_parallel_workers": "Max parallel workers",
-    "bot.check_interval": "Check interval",
-    "monitor.slow_operation_seconds": "Slow-operation threshold",
-    "bot.max_open_positions": "Max open positions",
-    "risk.max_per_group": "Max positions per group",
-    "risk.max_position_pct": "Max position size",
-    "risk.stop_loss_pct": "Stop-loss",
-    "risk.take_profit_pct": "Take-profit",
-    "risk.max_drawdown_pct": "Max drawdown (kill switch)",
-    "risk.kelly_fraction": "Kelly fraction",
-    "risk.min_probability": "Min win probability",
-    "risk.max_hold_minutes": "Max holding time",
-}
+EDITABLE: dict[str, str] = editor_labels()  # key -> label, declared in config/schema.py
 UNITS = {"s": "seconds", "ms": "ms", "min": "minutes", "h": "hours", "%": "%"}
 
 
