@@ -7,7 +7,13 @@ import pytest
 
 from tui_bot.clock import JumpingClock
 from tui_bot.exchange.backtest import BacktestExchange
-from tui_bot.exchange.errors import ExchangeError, InsufficientFunds, InvalidOrder, OrderNotFound
+from tui_bot.exchange.errors import (
+    DuplicateClientOrderId,
+    ExchangeError,
+    InsufficientFunds,
+    InvalidOrder,
+    OrderNotFound,
+)
 from tui_bot.market.source import RecordedSource
 
 TF_MS = 300_000
@@ -79,6 +85,13 @@ async def test_a_sell_fills_at_the_open_minus_slippage_and_pays_the_fee_too() ->
     paid = 100.0 * open_of(300) * 1.0005 * 1.001
     assert balance["free"]["BTC"] == pytest.approx(1000.0 - paid + 100.0 * price * 0.999)
     assert balance["free"]["ADA"] == pytest.approx(0.0)
+
+
+async def test_a_duplicate_client_id_is_its_own_error_the_executor_catches() -> None:
+    ex, _ = make()
+    await ex.create_order("ETH/BTC", "market", "buy", 1.0, None, {"clientOrderId": "y"})
+    with pytest.raises(DuplicateClientOrderId):
+        await ex.create_order("ETH/BTC", "market", "sell", 1.0, None, {"clientOrderId": "y"})
 
 
 async def test_duplicate_client_ids_are_refused_and_orders_found_by_them() -> None:

@@ -16,6 +16,7 @@ from tui_bot.engine.monitor import Monitor
 from tui_bot.exchange.ccxt_exchange import CcxtExchange, build_config, deep_merge
 from tui_bot.exchange.errors import (
     AuthenticationError,
+    DuplicateClientOrderId,
     ExchangeError,
     InsufficientFunds,
     InvalidOrder,
@@ -270,6 +271,18 @@ async def test_below_the_market_minimum_is_refused_before_sending(
     assert server.count("/api/v3/order", "POST") == 0
 
 
+async def test_the_exchanges_duplicate_order_answer_is_a_duplicate_client_order_id(
+    server: FakeBinance, exchange: CcxtExchange
+) -> None:
+    """Binance says -2010 "Duplicate order sent." (ccxt: a plain InvalidOrder): classified
+    here, once, so the executor catches the type and looks the order up."""
+    params = {"clientOrderId": "twice-1"}
+    await exchange.create_order("ETH/USDT", "limit", "buy", 0.01, 1000.0, params)
+    with pytest.raises(DuplicateClientOrderId):
+        await exchange.create_order("ETH/USDT", "limit", "buy", 0.01, 1000.0, params)
+    assert server.count("/api/v3/order", "POST") == 2
+
+
 async def test_exchange_rejections_map_to_our_errors(
     server: FakeBinance, exchange: CcxtExchange
 ) -> None:
@@ -334,7 +347,7 @@ async def test_not_found_is_only_believed_once_an_unanswered_send_has_settled(
         (ccxt.PermissionDenied, AuthenticationError),
         (ccxt.InsufficientFunds, InsufficientFunds),
         (ccxt.OrderNotFound, OrderNotFound),
-        (ccxt.DuplicateOrderId, InvalidOrder),
+        (ccxt.DuplicateOrderId, DuplicateClientOrderId),
         (ccxt.InvalidOrder, InvalidOrder),
         (ccxt.BadSymbol, InvalidOrder),
         (ccxt.ExchangeError, ExchangeError),

@@ -16,6 +16,7 @@ from tui_bot.engine.executor import CLIENT_ID_PREFIX, Executor, client_order_id,
 from tui_bot.engine.monitor import Monitor
 from tui_bot.exchange.errors import (
     AuthenticationError,
+    DuplicateClientOrderId,
     InsufficientFunds,
     InvalidOrder,
     NetworkError,
@@ -66,8 +67,10 @@ class FakeOrders:
             raise InvalidOrder("below minimum notional")
         if fault == "auth":
             raise AuthenticationError("invalid signature")
+        if fault == "exists":  # an exchange's own words for a duplicate client order id
+            raise DuplicateClientOrderId("order already exists (code -4015)")
         if coid in self.orders:
-            raise InvalidOrder("duplicate clientOrderId")
+            raise DuplicateClientOrderId("duplicate clientOrderId")
         limit = ((self.markets.get(symbol) or {}).get("limits") or {}).get("amount") or {}
         if limit.get("max") and amount > limit["max"]:
             raise InvalidOrder(f"amount {amount} above the maximum {limit['max']}")
@@ -276,6 +279,47 @@ async def test_a_sell_rejected_cycle_after_cycle_is_said_once_then_when_it_goes_
     assert [a for a in alerts if "went through" in a] == [
         "sell BTC/USDT went through after 4 rejected attempts"
     ]
+
+
+class CountingLookups(FakeOrders):
+    def __init__(self, faults: list[str]) -> None:
+        super().__init__(faults)
+        self.lookup_calls = 0
+
+    async def fetch_order(self, id, symbol=None, params=None):  # noqa: A002
+        self.lookup_calls += 1
+        return await super().fetch_order(id, symbol, params)
+
+
+@pytest.mark.parametrize("fault", ["invalid", "funds", "auth"])
+async def test_a_rejected_order_ends_the_send_never_looked_up_or_sent_again(
+    store: Store, fault: str
+) -> None:
+    """What _fail returned was always None: the `return` after it is what matters, ending the
+    send. Without it a rejected order would be looked up, then sent again (and here filled)."""
+    exchange = CountingLookups([fault])
+    alerts: list[str] = []
+    result = await make_executor(exchange, store, alerts).open_position(5, "ADA/USDT", 1, CONTEXT)
+    assert result.status == "failed" and store.positions() == []
+    assert (exchange.create_calls, exchange.lookup_calls, exchange.orders) == (1, 0, {})
+    assert not any("unresolved" in a for a in alerts), alerts
+
+
+async def test_a_duplicate_client_order_id_is_known_by_its_type_and_the_order_adopted(
+    store: Store,
+) -> None:
+    """An earlier send went through (its answer lost before the store knew): the exchange
+    refuses the resend as a duplicate, in words without "duplicate" in them; the executor
+    looks the order up by its client order id and adopts it instead of giving up."""
+    exchange = FakeOrders()
+    executor = make_executor(exchange, store, [])
+    coid = executor.client_order_id(3, "ETH/USDT", "buy")
+    await exchange.create_order("ETH/USDT", "market", "buy", 1.0, None, {"clientOrderId": coid})
+    exchange.faults = ["exists"]
+    result = await executor.open_position(3, "ETH/USDT", 1.0, CONTEXT)
+    assert result.status == "filled"
+    assert [p.amount for p in store.positions()] == [pytest.approx(1.0)]
+    assert exchange.create_calls == 2 and len(exchange.orders) == 1
 
 
 def test_round_amount_to_market_step() -> None:

@@ -10,7 +10,12 @@ from fake_exchange import FakeBinance
 
 from tui_bot.clock import WallClock
 from tui_bot.exchange.ccxt_exchange import CcxtExchange
-from tui_bot.exchange.errors import InsufficientFunds, InvalidOrder, OrderNotFound
+from tui_bot.exchange.errors import (
+    DuplicateClientOrderId,
+    InsufficientFunds,
+    InvalidOrder,
+    OrderNotFound,
+)
 from tui_bot.exchange.paper import PaperExchange, walk_book
 
 
@@ -122,3 +127,17 @@ async def test_a_limit_order_rests_reserves_funds_and_cancels(
     finally:
         await ex.close()
     assert freed["USDT"]["free"] == pytest.approx(10_000.0) and freed["USDT"]["used"] == 0
+
+
+async def test_a_duplicate_client_order_id_is_its_own_error_the_executor_catches(
+    server: FakeBinance, tmp_path: Path
+) -> None:
+    ex = paper(server, tmp_path / "paper.sqlite")
+    try:
+        params = {"clientOrderId": "p9"}
+        await ex.create_order("SOL/USDT", "market", "buy", 1.0, None, params)
+        with pytest.raises(DuplicateClientOrderId):
+            await ex.create_order("SOL/USDT", "market", "buy", 1.0, None, params)
+    finally:
+        await ex.close()
+    assert server.count("/api/v3/order", "POST") == 0  # paper: nothing reached the exchange

@@ -10,6 +10,7 @@ import pytest
 
 from tui_bot.clock import FakeClock
 from tui_bot.exchange.errors import (
+    DuplicateClientOrderId,
     ExchangeError,
     InsufficientFunds,
     InvalidOrder,
@@ -232,6 +233,14 @@ async def test_market_buy_then_sell_moves_balances_by_cost_and_fee() -> None:
     assert balance["free"]["ETH"] == pytest.approx(0)
     expected = 10_000 - buy["cost"] * 1.001 + sell["cost"] * 0.999
     assert balance["USDT"] == {"free": pytest.approx(expected), "used": 0.0, "total": expected}
+
+
+async def test_a_duplicate_client_order_id_is_its_own_error_the_executor_catches() -> None:
+    ex = make()
+    params = {"clientOrderId": "cycle-2-ETH"}
+    await ex.create_order("ETH/USDT", "market", "buy", 0.01, params=params)
+    with pytest.raises(DuplicateClientOrderId):
+        await ex.create_order("ETH/USDT", "market", "buy", 0.01, params=params)
 
 
 async def test_duplicate_client_order_id_is_refused() -> None:

@@ -17,18 +17,18 @@ from __future__ import annotations
 
 import hashlib
 import math
-import random
 import secrets
 import string
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from tui_bot.clock import Clock
 from tui_bot.engine.monitor import Monitor
-from tui_bot.exchange.base import Exchange, Market
+from tui_bot.engine.words import AlertFn, AlertLevel
+from tui_bot.exchange.base import Exchange, Market, OrderStatus
 from tui_bot.exchange.errors import (
     AuthenticationError,
+    DuplicateClientOrderId,
     ExchangeError,
     InsufficientFunds,
     InvalidOrder,
@@ -36,12 +36,17 @@ from tui_bot.exchange.errors import (
     OrderNotFound,
     RateLimited,
 )
-from tui_bot.exchange.order_math import amount_step, dust_reason, max_amount, round_amount
+from tui_bot.exchange.order_math import (
+    amount_step,
+    backoff_delay,
+    dust_reason,
+    max_amount,
+    round_amount,
+)
 from tui_bot.store import OrderRow, PositionRow, Store, TradeRow
 
 __all__ = ["CLIENT_ID_PREFIX", "ExecutionResult", "Executor", "client_order_id", "round_amount"]
 
-AlertFn = Callable[[str, str, str], None]  # level, source, message
 CLIENT_ID_PREFIX = "tb"  # every order this bot sends carries a client order id starting so
 ID_LENGTH = 32  # the shortest limit among exchanges' client order ids
 INSTANCE_KEY = "instance_id"  # the store's state key of this data folder's id part
@@ -165,7 +170,7 @@ class Executor:
             rejected = self._rejected_sells.pop(position.symbol, 0)
             if rejected:
                 self.alert(
-                    "info",
+                    AlertLevel.INFO,
                     "executor",
                     f"sell {position.symbol} went through after {rejected} rejected attempts",
                 )
@@ -179,7 +184,7 @@ class Executor:
             try:
                 fill = await self._lookup(order, market)
             except _FoundUnfilled as e:
-                if e.status != "open":  # still open: look again next time
+                if e.status != OrderStatus.OPEN:  # still open: look again next time
                     self._fail(order, "not filled", ExchangeError(f"order {e.status}"))
                     results.append(ExecutionResult(order.client_order_id, "failed"))
                 continue
@@ -207,7 +212,7 @@ class Executor:
         cap = max_amount(market, price)
         if cap is not None and amount > cap:
             self.alert(
-                "info",
+                AlertLevel.INFO,
                 "executor",
                 f"buy {symbol} capped at the market maximum: {cap:.8g} instead of {amount:.8g}",
             )
@@ -242,38 +247,50 @@ class Executor:
                     return fill
                 if _garbled(raw):  # an answer, but not one to believe: look it up
                     self.alert(
-                        "warning",
+                        AlertLevel.WARNING,
                         "exchange",
                         f"order {order.symbol} answer unreadable (no id, amount or price): "
                         "looking it up",
                     )
             except RateLimited as e:
-                self.alert("warning", "exchange", f"rate limited placing {order.symbol}: {e}")
+                self.alert(
+                    AlertLevel.WARNING, "exchange", f"rate limited placing {order.symbol}: {e}"
+                )
                 await self.clock.sleep(e.retry_after or self._delay(attempt))
             except NetworkError as e:
-                self.alert("warning", "exchange", f"order {order.symbol} answer lost: {e}")
+                self.alert(AlertLevel.WARNING, "exchange", f"order {order.symbol} answer lost: {e}")
                 await self.clock.sleep(self._delay(attempt))
+            except DuplicateClientOrderId:
+                pass  # an earlier attempt went through: look it up
             except InvalidOrder as e:
-                if "duplicate" not in str(e).lower():
-                    return self._fail(order, "order rejected", e)
+                self._fail(order, "order rejected", e)
+                return None
             except InsufficientFunds as e:
-                return self._fail(order, "insufficient funds", e)
+                self._fail(order, "insufficient funds", e)
+                return None
             except AuthenticationError as e:
                 self.trading_blocked = "check your API key"
-                return self._fail(order, "authentication failed: check your API key", e)
+                self._fail(order, "authentication failed: check your API key", e)
+                return None
             try:
                 found = await self._lookup(order, market)
             except _FoundUnfilled as e:  # it exists: sending again would make a second order
-                if e.status == "open":
+                if e.status == OrderStatus.OPEN:
                     break
-                return self._fail(order, "not filled", ExchangeError(f"order {e.status}"))
+                self._fail(order, "not filled", ExchangeError(f"order {e.status}"))
+                return None
             except _NotOurs as e:
-                return self._refuse(order, e)
+                self._refuse(order, e)
+                return None
             except NetworkError:
                 break  # the outcome stays unknown
             if found is not None:
                 return found
-        self.alert("error", "executor", f"order {order.client_order_id} unresolved; will reconcile")
+        self.alert(
+            AlertLevel.ERROR,
+            "executor",
+            f"order {order.client_order_id} unresolved; will reconcile",
+        )
         return None
 
     async def _lookup(self, order: OrderRow, market: Market) -> Fill | None:
@@ -302,7 +319,7 @@ class Executor:
         raise NetworkError(f"could not look up order {order.client_order_id}")
 
     def _delay(self, attempt: int) -> float:
-        return self.backoff_seconds * (2**attempt) * (0.5 + random.random())
+        return backoff_delay(self.backoff_seconds, attempt)
 
     def _fail(self, order: OrderRow, what: str, error: ExchangeError) -> None:
         self.store.mark_order(order.client_order_id, "failed", self.clock.now(), str(error))
@@ -311,22 +328,20 @@ class Executor:
             rejected = self._rejected_sells.get(order.symbol, 0) + 1
             self._rejected_sells[order.symbol] = rejected
             if rejected > 1:
-                return None
+                return
             message += "; trying again each cycle (said again when it sells)"
-        self.alert("warning", "executor", message)
-        return None
+        self.alert(AlertLevel.WARNING, "executor", message)
 
     def _refuse(self, order: OrderRow, reason: _NotOurs) -> None:
         """An order with our client order id that is not this intent: never adopt it."""
         self.store.mark_order(order.client_order_id, "failed", self.clock.now(), str(reason))
         self.alert(
-            "error",
+            AlertLevel.ERROR,
             "executor",
             f"order {order.client_order_id} on the exchange is not this {order.side} of "
             f"{order.amount:.8g} {order.symbol} ({reason}): not adopted; check the exchange's "
             "order history for another bot or installation using this account",
         )
-        return None
 
     def _apply(self, order: OrderRow, fill: Fill, market: Market) -> ExecutionResult:
         now = self.clock.now()
@@ -359,7 +374,9 @@ class Executor:
         amount = round_amount(received, market)
         self._add_dust(base, received - amount)
         if amount <= 0:
-            self.alert("warning", "executor", f"bought {received:.8g} {base}: all of it dust")
+            self.alert(
+                AlertLevel.WARNING, "executor", f"bought {received:.8g} {base}: all of it dust"
+            )
             return ExecutionResult(order.client_order_id, "filled")
         position = _position(order, fill, amount, now)
         self.store.insert_position(db, position)
@@ -371,7 +388,7 @@ class Executor:
         if left > 1e-12:
             if dust_reason(left, market, fill.average) is None:
                 self.alert(
-                    "warning",
+                    AlertLevel.WARNING,
                     "executor",
                     f"sold {fill.filled:.8g} of {fill.filled + left:.8g} {base}: {left:.8g} "
                     f"{base} is still on the exchange, not managed; sell it there",

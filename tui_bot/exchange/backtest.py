@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from tui_bot.clock import Clock
-from tui_bot.exchange.base import Candle, Market, Order, Ticker, spot_market
+from tui_bot.exchange.base import Candle, Market, Order, OrderStatus, Ticker, spot_market
 from tui_bot.exchange.errors import ExchangeError, InvalidOrder, OrderNotFound
 from tui_bot.exchange.ledger import Ledger, check_order_args, fill_price, iso8601
 from tui_bot.market.source import ROW_CLOSE, ROW_HIGH, ROW_LOW, ROW_OPEN, ROW_VOLUME, CandleSource
@@ -163,7 +163,7 @@ class BacktestExchange:
             filled=amount,
             remaining=0.0,
             cost=cost,
-            status="closed",
+            status=OrderStatus.CLOSED,
             lastTradeTimestamp=now,
             fee={"cost": fee, "currency": market["quote"]},
         )

@@ -2,12 +2,36 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from enum import StrEnum
 from typing import Any, Protocol
 
 Market = dict[str, Any]
 Ticker = dict[str, Any]
 Order = dict[str, Any]
 Candle = list[float]  # [timestamp_ms, open, high, low, close, volume]
+
+
+class OrderStatus(StrEnum):
+    """An order's status on an exchange, as ccxt spells it (a member equals its string)."""
+
+    OPEN = "open"
+    CLOSED = "closed"  # filled in full
+    CANCELED = "canceled"
+    EXPIRED = "expired"
+    REJECTED = "rejected"
+
+
+class AlertLevel(StrEnum):
+    """How loud an alert is. Here because the exchange layer raises alerts too (the real
+    exchange's rate limits); the engine uses the same enum."""
+
+    INFO = "info"
+    WARNING = "warning"
+    ERROR = "error"
+
+
+AlertFn = Callable[[AlertLevel, str, str], None]  # level, source, message
 
 
 class Exchange(Protocol):

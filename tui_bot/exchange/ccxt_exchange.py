@@ -31,15 +31,15 @@ import contextvars
 import copy
 import logging
 import math
-import random
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
-from tui_bot.exchange.base import Candle, Market, Order, Ticker
+from tui_bot.exchange.base import AlertFn, AlertLevel, Candle, Market, Order, Ticker
 from tui_bot.exchange.errors import (
     AuthenticationError,
     ClockSkew,
+    DuplicateClientOrderId,
     ExchangeError,
     InsufficientFunds,
     InvalidOrder,
@@ -48,6 +48,7 @@ from tui_bot.exchange.errors import (
     RateLimited,
     RequestTimeout,
 )
+from tui_bot.exchange.order_math import amount_breach, backoff_delay, value_breach
 from tui_bot.exchange.request_budget import (
     MINUTE,
     WEIGHT_PER_COST,
@@ -57,7 +58,6 @@ from tui_bot.exchange.request_budget import (
 )
 from tui_bot.redact import redact, register
 
-AlertFn = Callable[[str, str, str], None]  # level, source, message
 _log = logging.getLogger("tui_bot.ccxt")
 DEFAULT_CONFIG: dict[str, Any] = {
     "enableRateLimit": True,
@@ -115,7 +115,7 @@ def build_config(
 
 
 def exchange_ids() -> list[str]:
-    import ccxt.async_support as ccxt_async
+    import ccxt.async_support as ccxt_async  # type: ignore[import-untyped]  # ccxt has no types
 
     return list(ccxt_async.exchanges)
 
@@ -174,25 +174,34 @@ class _Gate:
         self.reduced_until = now + cooldown
 
 
-def _instrumented(cls: type) -> type:
+def _instrumented(cls: Any) -> Any:
     """The ccxt class, plus: response headers kept for the caller (Retry-After), and a body
     that starts like JSON but does not parse raised as BadResponse instead of passed on."""
     import ccxt
 
-    class Instrumented(cls):  # type: ignore[misc, valid-type]
+    class Instrumented(cls):  # type: ignore[misc]  # ccxt's exchange classes have no types
         tui_budget: RequestBudget | None = None
         tui_weight_per_cost = 1.0
+        tokenBucket: dict[str, Any] | None  # ccxt's limiter settings (None while resized)
 
-        async def throttle(self, cost=None):  # type: ignore[no-untyped-def]
+        async def throttle(self, cost: float | None = None) -> None:
             """ccxt's limiter, timed: what each request weighs and how long it waited."""
             started = time.monotonic()
             await super().throttle(cost)
             if self.tui_budget is not None:
-                units = self.tokenBucket.get("cost", 1) if cost is None else cost
+                units = (self.tokenBucket or {}).get("cost", 1) if cost is None else cost
                 weight = float(units) * self.tui_weight_per_cost
                 self.tui_budget.spent(weight, time.monotonic() - started)
 
-        def on_rest_response(self, code, reason, url, method, response_headers, *args):  # type: ignore[no-untyped-def]
+        def on_rest_response(
+            self,
+            code: int,
+            reason: str,
+            url: str,
+            method: str,
+            response_headers: Mapping[str, str] | None,
+            *args: Any,
+        ) -> str:
             holder = _response.get()
             if holder is not None:
                 holder["status"] = code
@@ -205,7 +214,8 @@ def _instrumented(cls: type) -> type:
                 stated = stated_weight_limit(args[0] if args else None)
                 if stated is not None:
                     self.tui_size_window(stated)
-            return super().on_rest_response(code, reason, url, method, response_headers, *args)
+            body: str = super().on_rest_response(code, reason, url, method, response_headers, *args)
+            return body
 
         def tui_size_window(self, limit: float) -> None:
             """ccxt's rolling window holds MINUTE * 1000 / rateLimit cost units: `limit`."""
@@ -215,12 +225,12 @@ def _instrumented(cls: type) -> type:
             if self.tui_budget is not None:
                 self.tui_budget.limit = limit
 
-        def log(self, *args):  # type: ignore[no-untyped-def]
+        def log(self, *args: object) -> None:
             """ccxt's verbose output (request headers included) goes through the log, scrubbed,
             never straight to stdout."""
             _log.debug(redact(" ".join(str(a) for a in args)))
 
-        def parse_json(self, http_response):  # type: ignore[no-untyped-def]
+        def parse_json(self, http_response: object) -> Any:  # JSON: any shape
             result = super().parse_json(http_response)
             if result is None and isinstance(http_response, str):
                 text = http_response.strip()
@@ -337,19 +347,25 @@ class CcxtExchange:
     async def _load_markets(self) -> dict[str, Market]:
         attempts = max(self.retries, LOAD_MARKETS_ATTEMPTS)  # several requests at once
         try:
-            return await self._call("load_markets", self.client.load_markets, attempts=attempts)
+            markets: dict[str, Market] = await self._call(
+                "load_markets", self.client.load_markets, attempts=attempts
+            )
+            return markets
         except AuthenticationError as e:
             if not self.has_credentials:
                 raise
             # Some exchanges sign part of market loading (binance: currencies, margin pairs).
             # Market data must not depend on the key: load it without, and say so.
-            self._notify("error", "auth", f"authentication failed: check your API key ({e})")
+            self._notify(
+                AlertLevel.ERROR, "auth", f"authentication failed: check your API key ({e})"
+            )
             client = self.client
             saved = {name: getattr(client, name, None) for name in ENV_CREDENTIALS}
             for name in ENV_CREDENTIALS:
                 setattr(client, name, "")
             try:
-                return await self._call("load_markets", client.load_markets, attempts=attempts)
+                markets = await self._call("load_markets", client.load_markets, attempts=attempts)
+                return markets
             finally:
                 for name, value in saved.items():
                     setattr(client, name, value)
@@ -381,18 +397,23 @@ class CcxtExchange:
         self, symbol: str, timeframe: str = "5m", since: int | None = None, limit: int | None = None
     ) -> list[Candle]:
         await self.load_markets()
-        return await self._call(
+        candles: list[Candle] = await self._call(
             "fetch_ohlcv", self.client.fetch_ohlcv, symbol, timeframe, since, limit
         )
+        return candles
 
     async def fetch_order_book(self, symbol: str, limit: int | None = None) -> dict[str, Any]:
         await self.load_markets()
-        return await self._call("fetch_order_book", self.client.fetch_order_book, symbol, limit)
+        book: dict[str, Any] = await self._call(
+            "fetch_order_book", self.client.fetch_order_book, symbol, limit
+        )
+        return book
 
     # -- account ---------------------------------------------------------------------------
     async def fetch_balance(self) -> dict[str, Any]:
         await self.load_markets()
-        return await self._call("fetch_balance", self._fetch_balance)
+        balance: dict[str, Any] = await self._call("fetch_balance", self._fetch_balance)
+        return balance
 
     async def _fetch_balance(self) -> dict[str, Any]:
         import ccxt
@@ -406,7 +427,10 @@ class CcxtExchange:
 
     async def fetch_open_orders(self, symbol: str | None = None) -> list[Order]:
         await self.load_markets()
-        return await self._call("fetch_open_orders", self.client.fetch_open_orders, symbol)
+        orders: list[Order] = await self._call(
+            "fetch_open_orders", self.client.fetch_open_orders, symbol
+        )
+        return orders
 
     # -- orders ----------------------------------------------------------------------------
     async def create_order(
@@ -430,7 +454,7 @@ class CcxtExchange:
         client_id = (params or {}).get("clientOrderId")
         sent = time.monotonic()
         try:
-            return await self._call(
+            order: Order = await self._call(
                 "create_order",
                 self._orders_only(self.client.create_order),
                 symbol,
@@ -441,6 +465,7 @@ class CcxtExchange:
                 dict(params or {}),
                 retry=False,
             )
+            return order
         except NetworkError as e:
             unanswered = isinstance(e, RequestTimeout | _NotAnOrder) or not e.answered
             if client_id and unanswered and not isinstance(e, RateLimited):
@@ -462,20 +487,12 @@ class CcxtExchange:
         return amount, price
 
     def _check_limits(self, market: Market, amount: float, price: float | None) -> None:
+        """Refuse what the market's limits would; a market order's value at the last price."""
         symbol = market["symbol"]
-        limits = market.get("limits") or {}
-        low = (limits.get("amount") or {}).get("min")
-        high = (limits.get("amount") or {}).get("max")
-        if amount <= 0 or (low and amount < float(low)):
-            raise InvalidOrder(f"{symbol}: amount {amount:.10g} is below the market minimum {low}")
-        if high and amount > float(high):
-            raise InvalidOrder(f"{symbol}: amount {amount:.10g} is above the market maximum {high}")
         ref = price if price is not None else self.last_prices.get(symbol)
-        min_cost = (limits.get("cost") or {}).get("min")
-        if ref and min_cost and amount * ref < float(min_cost):
-            raise InvalidOrder(
-                f"{symbol}: order value {amount * ref:.4f} is below the market minimum {min_cost}"
-            )
+        breach = amount_breach(market, amount) or value_breach(market, amount, ref)
+        if breach is not None:
+            raise InvalidOrder(f"{symbol}: {breach}")
 
     async def fetch_order(
         self, id: str | None, symbol: str | None = None, params: dict[str, Any] | None = None
@@ -538,13 +555,14 @@ class CcxtExchange:
         has = self.client.has
         if has.get("fetchOrder"):
             try:
-                return await self._call(
+                order: Order = await self._call(
                     "fetch_order",
                     self._orders_only(self.client.fetch_order),
                     None,
                     symbol,
                     {"clientOrderId": client_id},
                 )
+                return order
             except (OrderNotFound, NetworkError, AuthenticationError):
                 raise
             except ExchangeError:
@@ -557,9 +575,10 @@ class CcxtExchange:
         elif has.get("fetchClosedOrders"):
             searches.append(("fetch_closed_orders", self.client.fetch_closed_orders))
         for what, method in searches:
-            for order in await self._call(what, method, symbol):
-                if order.get("clientOrderId") == client_id:
-                    return order
+            orders: list[Order] = await self._call(what, method, symbol)
+            for found in orders:
+                if found.get("clientOrderId") == client_id:
+                    return found
         raise OrderNotFound(f"{self.id}: no order with client order id {client_id}")
 
     def _orders_only(self, method: Callable[..., Awaitable[Any]]) -> Callable[..., Awaitable[Any]]:
@@ -579,7 +598,10 @@ class CcxtExchange:
 
     async def cancel_order(self, id: str, symbol: str | None = None) -> Order:
         await self.load_markets()
-        return await self._call("cancel_order", self.client.cancel_order, id, symbol, retry=False)
+        order: Order = await self._call(
+            "cancel_order", self.client.cancel_order, id, symbol, retry=False
+        )
+        return order
 
     async def close(self) -> None:
         await self.client.close()
@@ -619,7 +641,7 @@ class CcxtExchange:
                     error = await self._clock_skew(what)
                 raise error
             if not isinstance(error, RateLimited):  # a rate limit waits in the gate instead
-                await asyncio.sleep(self._delay(attempt))
+                await asyncio.sleep(backoff_delay(self.backoff_seconds, attempt))
         raise AssertionError("unreachable")
 
     async def _wait_for_reported_budget(self) -> None:
@@ -655,9 +677,6 @@ class CcxtExchange:
         error.answered = True
         return error
 
-    def _delay(self, attempt: int) -> float:
-        return self.backoff_seconds * (2**attempt) * (0.5 + random.random())
-
     def _map(self, e: Exception, holder: dict[str, Any], what: str) -> ExchangeError:
         error = self._map_exception(e, what)
         error.answered = holder.get("status") is not None
@@ -686,7 +705,7 @@ class CcxtExchange:
         if isinstance(e, ccxt.OrderNotFound):
             return OrderNotFound(text)
         if isinstance(e, ccxt.DuplicateOrderId) or "duplicate" in text.lower():
-            return InvalidOrder(f"duplicate clientOrderId: {text}")
+            return DuplicateClientOrderId(f"duplicate clientOrderId: {text}")
         if isinstance(e, ccxt.InvalidOrder):
             return InvalidOrder(text)
         if isinstance(e, ccxt.BadRequest) and what == "create_order":
@@ -710,7 +729,7 @@ class CcxtExchange:
         error.retry_after = pause
         self._gate.penalize(pause, self.cooldown_seconds)
         self._notify(
-            "warning",
+            AlertLevel.WARNING,
             "rate_limit",
             f"{self.id} rate limit on {what}: pausing requests {pause:.1f} s, at most "
             f"{self._gate.limit} in flight for {self.cooldown_seconds:.0f} s",
@@ -721,9 +740,11 @@ class CcxtExchange:
         if self._failing_since is not None:
             down = time.monotonic() - self._failing_since
             self._failing_since = None
-            self._notify("info", "recovered", f"{self.id} is answering again (after {down:.0f} s)")
+            self._notify(
+                AlertLevel.INFO, "recovered", f"{self.id} is answering again (after {down:.0f} s)"
+            )
 
-    def _notify(self, level: str, kind: str, message: str, every: float = 30.0) -> None:
+    def _notify(self, level: AlertLevel, kind: str, message: str, every: float = 30.0) -> None:
         """An alert, at most one of a kind every `every` seconds (a flood helps nobody)."""
         now = time.monotonic()
         if now - self._alerted.get(kind, -math.inf) < every:

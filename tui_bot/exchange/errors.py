@@ -46,5 +46,10 @@ class InvalidOrder(ExchangeError):
     """Order rejected: below minimum, bad precision, duplicate client id, ..."""
 
 
+class DuplicateClientOrderId(InvalidOrder):
+    """An order with this client order id exists already: a retry of one that went through.
+    Never a reason to give up on the order: look it up by that id."""
+
+
 class OrderNotFound(ExchangeError):
     """No order with that id."""

@@ -14,8 +14,8 @@ from pathlib import Path
 from typing import Any
 
 from tui_bot.clock import Clock
-from tui_bot.exchange.base import Market, Order
-from tui_bot.exchange.errors import InsufficientFunds, InvalidOrder
+from tui_bot.exchange.base import Market, Order, OrderStatus
+from tui_bot.exchange.errors import DuplicateClientOrderId, InsufficientFunds, InvalidOrder
 from tui_bot.storage import Database
 
 __all__ = ["Ledger", "check_order_args", "iso8601"]
@@ -120,9 +120,9 @@ class Ledger:
     # -- orders -------------------------------------------------------------------------------
 
     def refuse_duplicate(self, client_id: str | None) -> None:
-        """Raise InvalidOrder if an order with this client order id exists already."""
+        """Raise DuplicateClientOrderId if an order with this client order id exists already."""
         if client_id is not None and client_id in self._by_client:
-            raise InvalidOrder(f"{self.name}: duplicate clientOrderId {client_id!r}")
+            raise DuplicateClientOrderId(f"{self.name}: duplicate clientOrderId {client_id!r}")
 
     def new_order(
         self,
@@ -154,7 +154,7 @@ class Ledger:
             "filled": 0.0,
             "remaining": amount,
             "cost": 0.0,
-            "status": "open",
+            "status": OrderStatus.OPEN,
             "fee": {"cost": 0.0, "currency": market["quote"]},
             "trades": [],
         }
@@ -181,7 +181,11 @@ class Ledger:
     def open_order(self, id: str, symbol: str | None) -> Order | None:
         """The open order with this id (on `symbol` if given), else None."""
         order = self.orders.get(id)
-        if order is None or order["status"] != "open" or symbol not in (None, order["symbol"]):
+        if (
+            order is None
+            or order["status"] != OrderStatus.OPEN
+            or symbol not in (None, order["symbol"])
+        ):
             return None
         return order
 
@@ -190,13 +194,13 @@ class Ledger:
         return [
             o
             for o in self.orders.values()
-            if o["status"] == "open" and symbol in (None, o["symbol"])
+            if o["status"] == OrderStatus.OPEN and symbol in (None, o["symbol"])
         ]
 
     def cancel(self, order: Order, fee_rate: float) -> None:
         """Release what the open order holds and mark it canceled: committed when this returns."""
         self.reserve(order, fee_rate, to_used=False)
-        order["status"] = "canceled"
+        order["status"] = OrderStatus.CANCELED
         self.save([order])
 
     def save(self, orders: list[Order]) -> None:

@@ -14,11 +14,11 @@ from pathlib import Path
 from typing import Any
 
 from tui_bot.clock import Clock
-from tui_bot.exchange.base import Candle, Market, Order, Ticker
+from tui_bot.exchange.base import AlertFn, Candle, Market, Order, OrderStatus, Ticker
 from tui_bot.exchange.ccxt_exchange import CcxtExchange
 from tui_bot.exchange.errors import ExchangeError, InvalidOrder, OrderNotFound
 from tui_bot.exchange.ledger import Ledger, check_order_args
-from tui_bot.exchange.order_math import round_amount
+from tui_bot.exchange.order_math import amount_breach, round_amount, value_breach
 from tui_bot.exchange.request_budget import RequestBudget
 
 BOOK_DEPTH = 100
@@ -58,11 +58,11 @@ class PaperExchange:
         return self.real.budget
 
     @property
-    def alert(self) -> Any:
+    def alert(self) -> AlertFn | None:
         return self.real.alert
 
     @alert.setter
-    def alert(self, value: Any) -> None:
+    def alert(self, value: AlertFn | None) -> None:
         self.real.alert = value
 
     # -- public data: the real exchange ----------------------------------------------------
@@ -105,7 +105,9 @@ class PaperExchange:
         levels = book["asks"] if side == "buy" else book["bids"]
         fills = walk_book(levels, amount, limit, side)
         ref = fills[0][0] if fills else (limit or _touch(levels))
-        _check_limits(market, amount, ref)
+        breach = amount_breach(market, amount) or value_breach(market, amount, ref)
+        if breach is not None:
+            raise InvalidOrder(f"paper: {market['symbol']} {breach.short()}")
         fee_rate = _fee_rate(market)
         cost = sum(p * q for p, q in fills)
         if limit is not None:  # the rest rests at the limit, holding funds for it
@@ -117,7 +119,7 @@ class PaperExchange:
             if type == "limit":
                 self._ledger.reserve(order, fee_rate, to_used=True)
             else:  # the book ran out: the rest of a market order is not filled
-                order["status"] = "canceled" if order["filled"] else "expired"
+                order["status"] = OrderStatus.CANCELED if order["filled"] else OrderStatus.EXPIRED
         self._ledger.add(order)
         return copy.deepcopy(order)
 
@@ -141,7 +143,7 @@ class PaperExchange:
             average=total_cost / filled,
             lastTradeTimestamp=int(self.clock.now() * 1000),
             fee={"cost": order["fee"]["cost"] + fee, "currency": quote},
-            status="closed" if done else "open",
+            status=OrderStatus.CLOSED if done else OrderStatus.OPEN,
         )
         order["trades"] = order["trades"] + [
             {
@@ -175,7 +177,7 @@ class PaperExchange:
             fee_rate = _fee_rate(market)
             self._ledger.reserve(order, fee_rate, to_used=False)
             self._apply_fills(order, market, fills, fee_rate)
-            if order["status"] == "open":
+            if order["status"] == OrderStatus.OPEN:
                 self._ledger.reserve(order, fee_rate, to_used=True)
             changed.append(order)
         if changed:
@@ -242,15 +244,3 @@ def _touch(levels: list[list[float]]) -> float:
     if not levels:
         raise ExchangeError("paper: the order book is empty")
     return float(levels[0][0])
-
-
-def _check_limits(market: Market, amount: float, price: float) -> None:
-    limits = market.get("limits") or {}
-    low = (limits.get("amount") or {}).get("min")
-    if amount <= 0 or (low and amount < float(low)):
-        raise InvalidOrder(f"paper: {market['symbol']} amount {amount:.10g} below minimum {low}")
-    min_cost = (limits.get("cost") or {}).get("min")
-    if min_cost and amount * price < float(min_cost):
-        raise InvalidOrder(
-            f"paper: {market['symbol']} order value {amount * price:.4f} below minimum {min_cost}"
-        )

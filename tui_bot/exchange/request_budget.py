@@ -17,8 +17,9 @@ from __future__ import annotations
 import json
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 MINUTE = 60.0
 # the exchange's weight per ccxt cost unit, from ccxt's own comments on its cost tables
@@ -103,7 +104,7 @@ class _Cycle:
     waited: float = 0.0
 
 
-def used_weight(headers: dict[str, str] | None) -> float | None:
+def used_weight(headers: Mapping[str, str] | None) -> float | None:
     """The exchange's count of weight used this minute, if its headers carry one."""
     for key, value in (headers or {}).items():
         if str(key).lower() in USED_WEIGHT_HEADERS:
@@ -118,7 +119,8 @@ def stated_weight_limit(body: object) -> float | None:
     """The request-weight limit a minute an exchangeInfo answer states (Binance's rateLimits:
     REQUEST_WEIGHT, MINUTE, intervalNum 1), if it states one."""
     try:
-        info = json.loads(body) if isinstance(body, str | bytes) else body
+        # any JSON: a shape other than Binance's raises below, and means "not stated"
+        info: Any = json.loads(body) if isinstance(body, str | bytes) else body
         for entry in info.get("rateLimits") or ():
             if (
                 entry.get("rateLimitType") == "REQUEST_WEIGHT"

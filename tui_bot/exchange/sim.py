@@ -26,7 +26,15 @@ from typing import Any
 import numpy as np
 
 from tui_bot.clock import Clock
-from tui_bot.exchange.base import Candle, Market, Order, Ticker, spot_market, timeframe_seconds
+from tui_bot.exchange.base import (
+    Candle,
+    Market,
+    Order,
+    OrderStatus,
+    Ticker,
+    spot_market,
+    timeframe_seconds,
+)
 from tui_bot.exchange.errors import (
     ExchangeError,
     InvalidOrder,
@@ -36,6 +44,7 @@ from tui_bot.exchange.errors import (
     RequestTimeout,
 )
 from tui_bot.exchange.ledger import Ledger, check_order_args, iso8601
+from tui_bot.exchange.order_math import value_breach
 from tui_bot.exchange.sim_prices import (
     CLOSE,
     HIGH,
@@ -297,8 +306,9 @@ class SimExchange:
             price is None or type == "market" or (ask <= price if side == "buy" else bid >= price)
         )
         ref = touch if marketable or price is None else price
-        if amount * ref < MIN_COST:
-            raise InvalidOrder(f"sim: order cost {amount * ref:.4f} below minimum {MIN_COST}")
+        breach = value_breach(market, amount, ref)
+        if breach is not None:
+            raise InvalidOrder(f"sim: order cost {breach.value:.4f} below minimum {breach.bound}")
         self._ledger.require_funds(market, side, amount, amount * ref, self.fee_rate)
         limit = price if type == "limit" else None
         order = self._ledger.new_order(market, type, side, amount, limit, client_id)
@@ -326,7 +336,7 @@ class SimExchange:
             filled=amount,
             remaining=0.0,
             cost=cost,
-            status="closed",
+            status=OrderStatus.CLOSED,
             lastTradeTimestamp=ms,
             fee={"cost": fee, "currency": market["quote"]},
         )
