@@ -16,7 +16,7 @@ from __future__ import annotations
 import errno
 import os
 import sqlite3
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any
@@ -24,6 +24,8 @@ from typing import Any
 from tui_bot.errors import StorageError, StorageFull
 
 Migrations = Sequence[tuple[int, str]]
+# a statement's parameters: by position (?) or by name (:name)
+Params = Sequence[Any] | Mapping[str, Any]
 # primary SQLite result codes (sqlite_errorcode & 0xFF)
 _SQLITE_READONLY, _SQLITE_CORRUPT, _SQLITE_FULL, _SQLITE_NOTADB = 8, 11, 13, 26
 _SQLITE_BUSY, _SQLITE_LOCKED = 5, 6
@@ -156,9 +158,35 @@ class Database:
         except sqlite3.Error as e:
             raise storage_error(path, e, self.lost) from None
 
-    def execute(self, sql: str, params: Sequence[Any] = ()) -> sqlite3.Cursor:
+    def execute(self, sql: str, params: Params = ()) -> sqlite3.Cursor:
         try:
             return self._db.execute(sql, params)
+        except sqlite3.Error as e:
+            raise storage_error(self.where, e, self.lost) from None
+
+    def rows(self, sql: str, params: Params = ()) -> list[sqlite3.Row]:
+        """Every row of a query, each readable by column name (row["symbol"])."""
+        with self._errors():
+            rows: list[sqlite3.Row] = self._named(sql, params).fetchall()
+            return rows
+
+    def row(self, sql: str, params: Params = ()) -> sqlite3.Row | None:
+        """The first row of a query, readable by column name; None when it has none."""
+        with self._errors():
+            row: sqlite3.Row | None = self._named(sql, params).fetchone()
+            return row
+
+    def _named(self, sql: str, params: Params) -> sqlite3.Cursor:
+        cursor = self._db.cursor()
+        cursor.row_factory = sqlite3.Row
+        return cursor.execute(sql, params)
+
+    @contextmanager
+    def _errors(self) -> Iterator[None]:
+        """SQLite's errors as StorageErrors, reading included (a damaged page can be found
+        only when a row is fetched)."""
+        try:
+            yield
         except sqlite3.Error as e:
             raise storage_error(self.where, e, self.lost) from None
 

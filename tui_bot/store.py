@@ -6,14 +6,21 @@ nothing that was acknowledged. One connection, used from the engine's thread onl
 
 from __future__ import annotations
 
+import bisect
 import json
-from collections.abc import Iterator
+import sqlite3
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from tui_bot.storage import Database
+
+if TYPE_CHECKING:
+    from _typeshed import DataclassInstance
+
+    Row = TypeVar("Row", bound=DataclassInstance)
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS state (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -86,8 +93,8 @@ CREATE TABLE IF NOT EXISTS alerts (
 MIGRATIONS: list[tuple[int, str]] = [(1, "")]
 # what moving a damaged store aside means, for the message that says how
 LOST = "the bot will start with an empty database and report unmanaged coins"
-# the columns of OrderRow, in its field order
-_ORDER_COLUMNS = "client_order_id, cycle, intent, symbol, side, amount, status, reason, context"
+# fields whose column has another name ("group" is an SQL keyword)
+_POSITION_COLUMNS = {"group": "group_name"}
 
 
 @dataclass(frozen=True)
@@ -166,15 +173,17 @@ class Store:
     """The bot's database. Every fault is a tui_bot.errors.StorageError naming the file; a full
     disk is a StorageFull, and what was committed before it stays.
 
-    The open positions and the state values, read every cycle, are kept in memory once read:
-    this store is the only writer of its file (one engine, one connection), so its own writes
-    keep them current, and a transaction that fails forgets them (it may have written them)."""
+    The open positions are read once and then kept in memory, written through: this store is
+    the only writer of its file (one engine, one connection), so each write that changes a
+    position changes the list in the same call, after its statement succeeded. The state values
+    are kept once read. A transaction that fails forgets both: SQLite may have rolled back more
+    than the statement that failed, so the database is read again."""
 
     def __init__(self, path: Path | None) -> None:
         """`path` None: in memory (a backtest's store: nothing on disk)."""
         self.path = path if path is not None else Path(":memory:")
         self._db = Database(path, SCHEMA, MIGRATIONS, LOST)
-        self._positions: list[PositionRow] | None = None  # None: read them again
+        self._positions: list[PositionRow] | None = None  # oldest first; None: read them
         self._state: dict[str, str | None] = {}  # key -> value (None: no such key)
 
     def close(self) -> None:
@@ -182,7 +191,8 @@ class Store:
 
     @contextmanager
     def transaction(self) -> Iterator[Database]:
-        """BEGIN IMMEDIATE ... COMMIT: all of it or, on any error, nothing."""
+        """BEGIN IMMEDIATE ... COMMIT: all of it or, on any error, nothing. Write positions
+        inside one of these (or with no transaction at all): a failed one forgets them."""
         try:
             with self._db.transaction() as db:
                 yield db
@@ -201,8 +211,8 @@ class Store:
     # state ---------------------------------------------------------------------------------
     def get_state(self, key: str, default: str | None = None) -> str | None:
         if key not in self._state:
-            row = self._db.execute("SELECT value FROM state WHERE key = ?", (key,)).fetchone()
-            self._state[key] = row[0] if row else None
+            row = self._db.row("SELECT value FROM state WHERE key = ?", (key,))
+            self._state[key] = str(row["value"]) if row else None
         value = self._state[key]
         return default if value is None else value
 
@@ -236,42 +246,34 @@ class Store:
 
     # orders --------------------------------------------------------------------------------
     def order(self, client_order_id: str) -> OrderRow | None:
-        row = self._db.execute(
-            f"SELECT {_ORDER_COLUMNS} FROM orders WHERE client_order_id = ?", (client_order_id,)
-        ).fetchone()
+        row = self._db.row(
+            f"SELECT {_select(OrderRow)} FROM orders WHERE client_order_id = ?",
+            (client_order_id,),
+        )
         return _order(row) if row else None
 
     def pending_orders(self) -> list[OrderRow]:
-        rows = self._db.execute(
-            f"SELECT {_ORDER_COLUMNS} FROM orders WHERE status = 'pending' ORDER BY created_at"
-        ).fetchall()
+        rows = self._db.rows(
+            f"SELECT {_select(OrderRow)} FROM orders WHERE status = 'pending' ORDER BY created_at"
+        )
         return [_order(r) for r in rows]
 
     def add_pending_order(self, order: OrderRow, now: float) -> None:
-        self._db.execute(
-            "INSERT INTO orders (client_order_id, cycle, intent, symbol, side, amount, status, "
-            "reason, context, created_at, updated_at) "
-            "VALUES (?, ?, ?, ?, ?, ?, 'pending', ?, ?, ?, ?)",
-            (
-                order.client_order_id,
-                order.cycle,
-                order.intent,
-                order.symbol,
-                order.side,
-                order.amount,
-                order.reason,
-                json.dumps(order.context),
-                now,
-                now,
-            ),
-        )
+        values = {
+            **asdict(order),
+            "status": "pending",
+            "context": json.dumps(order.context),
+            "created_at": now,
+            "updated_at": now,
+        }
+        self._db.execute(_insert("orders", values), values)
 
     def order_created_at(self, client_order_id: str) -> float | None:
         """When the order was written as pending (before it was sent)."""
-        row = self._db.execute(
+        row = self._db.row(
             "SELECT created_at FROM orders WHERE client_order_id = ?", (client_order_id,)
-        ).fetchone()
-        return float(row[0]) if row else None
+        )
+        return float(row["created_at"]) if row else None
 
     def mark_order(self, client_order_id: str, status: str, now: float, error: str = "") -> None:
         self._db.execute(
@@ -298,35 +300,26 @@ class Store:
 
     # positions and trades ------------------------------------------------------------------
     def positions(self) -> list[PositionRow]:
-        """The open positions, oldest first."""
+        """The open positions, oldest first (read from the database once)."""
         if self._positions is None:
-            rows = self._db.execute(
-                "SELECT symbol, group_name, side, amount, entry_price, entry_cost, stop_loss, "
-                "take_profit, opened_at, probability, features, entry_order FROM positions "
-                "ORDER BY opened_at"
-            ).fetchall()
-            self._positions = [PositionRow(*r[:10], tuple(json.loads(r[10])), r[11]) for r in rows]
+            # rowid: of two opened at the same time, the one inserted first, as insert_position
+            rows = self._db.rows(
+                f"SELECT {_select(PositionRow, **_POSITION_COLUMNS)} FROM positions "
+                "ORDER BY opened_at, rowid"
+            )
+            self._positions = [_position(r) for r in rows]
         return list(self._positions)
 
     def insert_position(self, db: Database, p: PositionRow) -> None:
-        self._positions = None
-        db.execute(
-            "INSERT INTO positions VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (
-                p.symbol,
-                p.group,
-                p.side,
-                p.amount,
-                p.entry_price,
-                p.entry_cost,
-                p.stop_loss,
-                p.take_profit,
-                p.opened_at,
-                p.probability,
-                json.dumps(list(p.features)),
-                p.entry_order,
-            ),
-        )
+        values = asdict(p)
+        values["features"] = json.dumps(list(p.features))
+        for field, column in _POSITION_COLUMNS.items():
+            values[column] = values.pop(field)
+        db.execute(_insert("positions", values), values)
+        if self._positions is not None:
+            opened = [q.opened_at for q in self._positions]
+            at = bisect.bisect_right(opened, float(p.opened_at))
+            self._positions.insert(at, _as_read(p, values["features"]))
 
     def close_position(
         self,
@@ -340,69 +333,60 @@ class Store:
     ) -> TradeRow:
         pnl = proceeds - p.entry_cost
         pnl_pct = pnl / p.entry_cost * 100 if p.entry_cost else 0.0
-        self._positions = None
         db.execute("DELETE FROM positions WHERE symbol = ?", (p.symbol,))
-        db.execute(
-            "INSERT INTO trades (symbol, group_name, amount, entry_price, exit_price, opened_at, "
-            "closed_at, pnl, pnl_pct, reason, entry_order, exit_order) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (
-                p.symbol,
-                p.group,
-                p.amount,
-                p.entry_price,
-                exit_price,
-                p.opened_at,
-                closed_at,
-                pnl,
-                pnl_pct,
-                reason,
-                p.entry_order,
-                exit_order,
-            ),
-        )
+        # now, not after the trade: without a transaction, the delete stays should that fail
+        if self._positions is not None:
+            self._positions = [q for q in self._positions if q.symbol != p.symbol]
+        trade = {
+            "symbol": p.symbol,
+            "group_name": p.group,
+            "amount": p.amount,
+            "entry_price": p.entry_price,
+            "exit_price": exit_price,
+            "opened_at": p.opened_at,
+            "closed_at": closed_at,
+            "pnl": pnl,
+            "pnl_pct": pnl_pct,
+            "reason": reason,
+            "entry_order": p.entry_order,
+            "exit_order": exit_order,
+        }
+        db.execute(_insert("trades", trade), trade)
         return TradeRow(p.symbol, pnl, pnl_pct, closed_at, reason)
 
     def trades(self, limit: int = 1000, after_id: int | None = None) -> list[TradeRow]:
         """The last `limit` trades, newest first; `after_id`: only those added after that trade
         (a last_trade_id)."""
-        rows = self._db.execute(
-            "SELECT symbol, pnl, pnl_pct, closed_at, reason FROM trades WHERE id > ? "
-            "ORDER BY id DESC LIMIT ?",
+        rows = self._db.rows(
+            f"SELECT {_select(TradeRow)} FROM trades WHERE id > ? ORDER BY id DESC LIMIT ?",
             (after_id or 0, limit),
-        ).fetchall()
-        return [TradeRow(*r) for r in rows]
+        )
+        return [_from_row(TradeRow, r) for r in rows]
 
     def last_trade_id(self) -> int | None:
         """Changes whenever a trade is added: tells whether trades read before are current."""
-        return self._db.execute("SELECT MAX(id) FROM trades").fetchone()[0]
+        row = self._db.row("SELECT MAX(id) AS id FROM trades")
+        return None if row is None or row["id"] is None else int(row["id"])
 
     def closed_trades(self) -> list[ClosedTrade]:
         """Every trade, oldest first, with both orders' fees and the entry's probability."""
-        rows = self._db.execute(
-            "SELECT t.symbol, t.opened_at, t.closed_at, t.entry_price, t.exit_price, t.amount, "
-            "t.pnl, t.pnl_pct, COALESCE(e.fee, 0) + COALESCE(x.fee, 0), t.reason, "
-            "COALESCE(json_extract(e.context, '$.probability'), 0) FROM trades t "
-            "LEFT JOIN orders e ON e.client_order_id = t.entry_order "
-            "LEFT JOIN orders x ON x.client_order_id = t.exit_order ORDER BY t.id"
-        ).fetchall()
-        return [ClosedTrade(*r) for r in rows]
+        rows = self._db.rows(
+            f"SELECT {_select(ClosedTrade, table='t', **_TRADE_JOINED)} FROM {_TRADE_JOINS} "
+            "ORDER BY t.id"
+        )
+        return [_from_row(ClosedTrade, r) for r in rows]
 
     def trade_records(
         self, after_id: int = 0, closed_from: float | None = None
     ) -> list[TradeRecord]:
         """Trades with their id, group, fees and entry probability, oldest first: those added
         after trade `after_id`, and closed at or after `closed_from` when given."""
-        rows = self._db.execute(
-            "SELECT t.id, t.symbol, t.group_name, t.opened_at, t.closed_at, t.entry_price, "
-            "t.exit_price, t.amount, t.pnl, t.pnl_pct, COALESCE(e.fee, 0) + COALESCE(x.fee, 0), "
-            "t.reason, COALESCE(json_extract(e.context, '$.probability'), 0) FROM trades t "
-            "LEFT JOIN orders e ON e.client_order_id = t.entry_order "
-            "LEFT JOIN orders x ON x.client_order_id = t.exit_order "
-            "WHERE t.id > ? AND t.closed_at >= ? ORDER BY t.id",
+        rows = self._db.rows(
+            f"SELECT {_select(TradeRecord, table='t', group='t.group_name', **_TRADE_JOINED)} "
+            f"FROM {_TRADE_JOINS} WHERE t.id > ? AND t.closed_at >= ? ORDER BY t.id",
             (after_id, float("-inf") if closed_from is None else closed_from),
-        ).fetchall()
-        return [TradeRecord(*r) for r in rows]
+        )
+        return [_from_row(TradeRecord, r) for r in rows]
 
     # equity --------------------------------------------------------------------------------
     def equity_points(
@@ -410,26 +394,23 @@ class Store:
     ) -> list[tuple[int, float, float]]:
         """(rowid, time, equity) of the equity points after rowid `after`, at or after
         `time_from` when given, oldest first."""
-        rows = self._db.execute(
+        rows = self._db.rows(
             "SELECT rowid, time, equity FROM equity WHERE rowid > ? AND time >= ? ORDER BY rowid",
             (after, float("-inf") if time_from is None else time_from),
-        ).fetchall()
-        return [(int(r[0]), float(r[1]), float(r[2])) for r in rows]
+        )
+        return [(int(r["rowid"]), float(r["time"]), float(r["equity"])) for r in rows]
 
     def add_equity(self, time: float, cycle: int, equity: float, drawdown_pct: float) -> None:
-        self._db.execute(
-            "INSERT INTO equity VALUES (?, ?, ?, ?)", (time, cycle, equity, drawdown_pct)
-        )
+        point = {"time": time, "cycle": cycle, "equity": equity, "drawdown_pct": drawdown_pct}
+        self._db.execute(_insert("equity", point), point)
 
     def equity_history(self, limit: int = 200) -> list[float]:
-        rows = self._db.execute(
-            "SELECT equity FROM equity ORDER BY rowid DESC LIMIT ?", (limit,)
-        ).fetchall()
-        return [r[0] for r in reversed(rows)]
+        rows = self._db.rows("SELECT equity FROM equity ORDER BY rowid DESC LIMIT ?", (limit,))
+        return [float(r["equity"]) for r in reversed(rows)]
 
     def peak_equity(self) -> float | None:
-        row = self._db.execute("SELECT MAX(equity) FROM equity").fetchone()
-        return row[0] if row and row[0] is not None else None
+        row = self._db.row("SELECT MAX(equity) AS peak FROM equity")
+        return None if row is None or row["peak"] is None else float(row["peak"])
 
     # samples and model ---------------------------------------------------------------------
     def save_samples(self, data: bytes, count: int, now: float) -> None:
@@ -442,14 +423,16 @@ class Store:
 
     def trade_totals(self) -> tuple[int, int, float]:
         """(closed trades, of them won, their net PnL in the stake currency), all time."""
-        row = self._db.execute(
-            "SELECT COUNT(*), COALESCE(SUM(pnl > 0), 0), COALESCE(SUM(pnl), 0.0) FROM trades"
-        ).fetchone()
-        return int(row[0]), int(row[1]), float(row[2])
+        row = self._db.row(
+            "SELECT COUNT(*) AS count, COALESCE(SUM(pnl > 0), 0) AS won, "
+            "COALESCE(SUM(pnl), 0.0) AS pnl FROM trades"
+        )
+        assert row is not None  # an aggregate always has its one row
+        return int(row["count"]), int(row["won"]), float(row["pnl"])
 
     def load_samples(self) -> bytes | None:
-        row = self._db.execute("SELECT data FROM samples WHERE id = 1").fetchone()
-        return bytes(row[0]) if row else None
+        row = self._db.row("SELECT data FROM samples WHERE id = 1")
+        return bytes(row["data"]) if row else None
 
     def record_model(
         self, path: str, sha256: str, kind: str, trained_at: float, metrics: dict[str, Any]
@@ -461,10 +444,8 @@ class Store:
 
     def latest_model(self) -> tuple[str, str] | None:
         """(path, sha256) of the newest saved model."""
-        row = self._db.execute(
-            "SELECT path, sha256 FROM models ORDER BY id DESC LIMIT 1"
-        ).fetchone()
-        return (row[0], row[1]) if row else None
+        row = self._db.row("SELECT path, sha256 FROM models ORDER BY id DESC LIMIT 1")
+        return (str(row["path"]), str(row["sha256"])) if row else None
 
     # alerts --------------------------------------------------------------------------------
     def add_alert(self, time: float, level: str, source: str, message: str) -> None:
@@ -474,11 +455,63 @@ class Store:
         )
 
     def recent_alerts(self, limit: int = 50) -> list[tuple[float, str, str, str]]:
-        rows = self._db.execute(
+        rows = self._db.rows(
             "SELECT time, level, source, message FROM alerts ORDER BY id DESC LIMIT ?", (limit,)
-        ).fetchall()
-        return [tuple(r) for r in rows]
+        )
+        return [(r["time"], r["level"], r["source"], r["message"]) for r in rows]
 
 
-def _order(row: tuple[Any, ...]) -> OrderRow:
-    return OrderRow(*row[:8], json.loads(row[8]))
+# a trade with its two orders: their fees and the entry's probability
+_TRADE_JOINS = (
+    "trades t LEFT JOIN orders e ON e.client_order_id = t.entry_order "
+    "LEFT JOIN orders x ON x.client_order_id = t.exit_order"
+)
+_TRADE_JOINED = {
+    "fees": "COALESCE(e.fee, 0) + COALESCE(x.fee, 0)",
+    "probability": "COALESCE(json_extract(e.context, '$.probability'), 0)",
+}
+
+
+def _select(cls: type[Row], table: str = "", **expressions: str) -> str:
+    """The SELECT list of `cls`'s fields, each named as its field: the column of that name (of
+    `table` when given), or `expressions[field]`."""
+    prefix = f"{table}." if table else ""
+    return ", ".join(
+        f'{expressions[f.name]} AS "{f.name}"' if f.name in expressions else prefix + f.name
+        for f in fields(cls)
+    )
+
+
+def _insert(table: str, values: Mapping[str, object]) -> str:
+    """INSERT INTO table (a, b) VALUES (:a, :b), for the names of `values`."""
+    columns = ", ".join(values)
+    names = ", ".join(f":{name}" for name in values)
+    return f"INSERT INTO {table} ({columns}) VALUES ({names})"
+
+
+def _from_row(cls: type[Row], row: sqlite3.Row, **converted: Any) -> Row:
+    """A `cls` from the columns named as its fields; `converted`: fields given instead."""
+    return cls(**{f.name: row[f.name] for f in fields(cls)} | converted)
+
+
+def _position(row: sqlite3.Row) -> PositionRow:
+    return _from_row(PositionRow, row, features=tuple(json.loads(row["features"])))
+
+
+def _as_read(p: PositionRow, features: str) -> PositionRow:
+    """`p` as reading it back gives it: REAL columns as floats, the features through JSON."""
+    return replace(
+        p,
+        amount=float(p.amount),
+        entry_price=float(p.entry_price),
+        entry_cost=float(p.entry_cost),
+        stop_loss=float(p.stop_loss),
+        take_profit=float(p.take_profit),
+        opened_at=float(p.opened_at),
+        probability=float(p.probability),
+        features=tuple(json.loads(features)),
+    )
+
+
+def _order(row: sqlite3.Row) -> OrderRow:
+    return _from_row(OrderRow, row, context=json.loads(row["context"]))
