@@ -24,6 +24,7 @@ from tui_bot.engine.snapshot import (
     PositionView,
     Snapshot,
 )
+from tui_bot.engine.words import Decision
 from tui_bot.tui.app import TuiBotApp
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -146,11 +147,11 @@ def fixed_snapshot(cycle: int = 42, price_shift: float = 0.0) -> Snapshot:
         position("UNI/USDT", "defi", 11.82, 11.82, 240),
     )
     opportunities = (
-        Opportunity("SOL/USDT", "layer-1", 0.612, 0.612, "buy", 850.0),
-        Opportunity("PEPE/USDT", "meme", 0.598, 0.598, "group limit (meme 2/2)"),
-        Opportunity("BTC/USDT", "layer-1", 0.571, 0.571, "already open"),
-        Opportunity("ETH/USDT", "layer-1", 0.533, 0.533, "probability < 0.55"),
-        Opportunity("AAVE/USDT", "defi", 0.507, 0.507, "probability < 0.55"),
+        Opportunity("SOL/USDT", "layer-1", 0.612, 0.612, Decision.BUY, size_quote=850.0),
+        Opportunity("PEPE/USDT", "meme", 0.598, 0.598, Decision.SKIP, "group limit (meme 2/2)"),
+        Opportunity("BTC/USDT", "layer-1", 0.571, 0.571, Decision.SKIP, "already open"),
+        Opportunity("ETH/USDT", "layer-1", 0.533, 0.533, Decision.SKIP, "probability < 0.55"),
+        Opportunity("AAVE/USDT", "defi", 0.507, 0.507, Decision.SKIP, "probability < 0.55"),
     )
     alerts = (
         Alert(T0 - 60, "warning", "monitor", "slow operation phase.ml_training: 6.20s"),

@@ -16,6 +16,7 @@ from textual.widgets import DataTable, Label
 
 from tui_bot.config import Settings
 from tui_bot.engine.snapshot import Opportunity, Performance, Snapshot
+from tui_bot.engine.words import Decision
 from tui_bot.tui.app import TuiBotApp
 from tui_bot.tui.messages import SnapshotArrived
 from tui_bot.tui.screens.help import HelpScreen
@@ -130,7 +131,7 @@ async def test_performance_figures_show_both_windows(still_app: TuiBotApp) -> No
 
 async def test_opportunities_show_one_probability_rounded_down(still_app: TuiBotApp) -> None:
     app = still_app
-    below = Opportunity("WIF/USDT", "meme", 0.5498, 0.5498, "probability < 0.55")
+    below = Opportunity("WIF/USDT", "meme", 0.5498, 0.5498, Decision.SKIP, "probability < 0.55")
     async with app.run_test(size=(120, 40)) as pilot:
         snapshot = cockpit_snapshot()
         await feed(app, pilot, replace(snapshot, opportunities=(*snapshot.opportunities, below)))

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Hashable
+from collections.abc import Callable, Hashable, MutableMapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from cachetools import LRUCache, TTLCache
+
+K = TypeVar("K", bound=Hashable)
+V = TypeVar("V")
 
 
 @dataclass(frozen=True)
@@ -29,15 +32,17 @@ class CacheStats:
         }
 
 
-class _Counted:
+class _Counted(Generic[K, V]):
     """Hit/miss counting shared by every cache kind."""
+
+    _data: MutableMapping[K, V]
 
     def __init__(self) -> None:
         self.hits = 0
         self.misses = 0
-        self._data: Any = {}
+        self._data = {}
 
-    def lookup(self, key: Hashable) -> Any | None:
+    def lookup(self, key: K) -> V | None:
         """The cached value, or None on a miss. Cached values are never None."""
         try:
             value = self._data[key]
@@ -47,10 +52,10 @@ class _Counted:
         self.hits += 1
         return value
 
-    def lookup_many(self, keys: list[Hashable]) -> tuple[list[Any], list[int]]:
+    def lookup_many(self, keys: Sequence[K]) -> tuple[list[V | None], list[int]]:
         """Values for `keys` (None where missing) and the indices of the misses."""
         data = self._data
-        values: list[Any] = []
+        values: list[V | None] = []
         missing: list[int] = []
         for i, key in enumerate(keys):
             try:
@@ -62,11 +67,11 @@ class _Counted:
         self.hits += len(keys) - len(missing)
         return values, missing
 
-    def __contains__(self, key: Hashable) -> bool:
+    def __contains__(self, key: object) -> bool:
         """Whether `key` is cached now; counts neither a hit nor a miss."""
         return key in self._data
 
-    def put(self, key: Hashable, value: Any) -> None:
+    def put(self, key: K, value: V) -> None:
         self._data[key] = value
 
     def clear(self) -> None:
@@ -81,8 +86,10 @@ class _Counted:
         return CacheStats(self.hits, self.misses, rate, len(self._data), maxsize, ttl)
 
 
-class TimedCache(_Counted):
+class TimedCache(_Counted[K, V]):
     """A TTL cache on the engine's clock (cachetools.TTLCache with `timer=clock.now`)."""
+
+    _data: TTLCache[K, V]
 
     def __init__(self, maxsize: int, ttl: float, timer: Callable[[], float]) -> None:
         super().__init__()
@@ -107,8 +114,10 @@ class TimedCache(_Counted):
         return self._stats(self.maxsize, self.ttl)
 
 
-class BoundedCache(_Counted):
+class BoundedCache(_Counted[K, V]):
     """An LRU cache for values whose key already says when they go stale."""
+
+    _data: LRUCache[K, V]
 
     def __init__(self, maxsize: int) -> None:
         super().__init__()
@@ -118,10 +127,10 @@ class BoundedCache(_Counted):
         return self._stats(int(self._data.maxsize), None)
 
 
-class PermanentCache(_Counted):
+class PermanentCache(_Counted[K, V]):
     """A plain dict that never forgets: for lookups whose answer never changes."""
 
-    def get_or_compute(self, key: Hashable, compute: Callable[[Hashable], Any]) -> Any:
+    def get_or_compute(self, key: K, compute: Callable[[K], V]) -> V:
         try:
             value = self._data[key]
         except KeyError:

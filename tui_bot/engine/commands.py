@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+
+from tui_bot.config import Settings
 
 
 @dataclass(frozen=True)
@@ -33,7 +34,7 @@ class ClosePosition:
 
 @dataclass(frozen=True)
 class ApplySettings:
-    settings: Any  # tui_bot.config.Settings
+    settings: Settings
 
 
 @dataclass(frozen=True)

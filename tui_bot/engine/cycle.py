@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from tui_bot.clock import Clock
+from tui_bot.config import Settings
 from tui_bot.engine import commands as cmd
 from tui_bot.engine.caches import BoundedCache, TimedCache
 from tui_bot.engine.dashboard_data import DashboardData
@@ -43,15 +44,16 @@ from tui_bot.engine.risk import (
     win_loss_ratio,
 )
 from tui_bot.engine.scanner import MarketScanner, ScanOptions, ScanResult, market_patterns
-from tui_bot.engine.signals import SignalGenerator, Signals
+from tui_bot.engine.signals import IndicatorCache, PredictionCache, SignalGenerator, Signals
 from tui_bot.engine.snapshot import PHASES, Alert, Opportunity, Snapshot, UnmanagedView
 from tui_bot.engine.training import ModelManager
+from tui_bot.engine.words import AlertLevel, ExitReason, Mode
 from tui_bot.errors import StorageError
 from tui_bot.exchange.base import Exchange, timeframe_seconds
 from tui_bot.exchange.errors import AuthenticationError, ClockSkew, ExchangeError
 from tui_bot.exchange.request_budget import BudgetFigures, RequestBudget
 from tui_bot.redact import redact
-from tui_bot.store import Store
+from tui_bot.store import PositionRow, Store
 
 log = logging.getLogger(__name__)
 SnapshotFn = Callable[[Snapshot], None]
@@ -79,12 +81,12 @@ class Engine:
 
     def __init__(
         self,
-        settings: Any,
+        settings: Settings,
         exchange: Exchange,
         clock: Clock,
         store: Store,
         trainer: Trainer,
-        mode: str = "SIMULATED",
+        mode: Mode = Mode.SIMULATED,
         on_snapshot: SnapshotFn | None = None,
         model_file: str = "model.joblib",  # in the storage dir; the runtime names it per mode
         models: ModelManager | None = None,  # given: the backtest's, held in memory only
@@ -97,9 +99,11 @@ class Engine:
         self.on_snapshot = on_snapshot
         self.monitor = Monitor(settings.monitor.slow_operation_seconds)
         ml = settings.ml
-        self.scan_cache = TimedCache(1, settings.scan.cache_duration, clock.now)
-        self.indicator_cache = BoundedCache(4096)
-        self.prediction_cache = TimedCache(
+        self.scan_cache: TimedCache[str, ScanResult] = TimedCache(
+            1, settings.scan.cache_duration, clock.now
+        )
+        self.indicator_cache: IndicatorCache = BoundedCache(4096)
+        self.prediction_cache: PredictionCache = TimedCache(
             ml.prediction_cache_size, ml.prediction_cache_duration, clock.now
         )
         self.groups = SymbolGroups()
@@ -127,7 +131,10 @@ class Engine:
         self.live = LiveRecord(self.rules, settings.risk.min_probability, refresh_rows=LIVE_REFRESH)
         self._blocking = False  # ml.require_edge keeps the bot out of new positions
         self._totals = TradeTotals(*store.trade_totals())
-        recent = (Alert(*row) for row in store.recent_alerts(20))  # newest first
+        recent = (  # newest first
+            Alert(time, AlertLevel(level), source, message)
+            for time, level, source, message in store.recent_alerts(20)
+        )
         self.alerts: deque[Alert] = deque(recent, maxlen=100)  # the pane survives a restart
         self.paused = False
         self.phase: str | None = None
@@ -242,8 +249,7 @@ class Engine:
         self._wake.clear()
         if not self._commands.empty():
             return
-        waiter = asyncio.ensure_future(self._wake.wait())
-        tasks = {waiter}
+        tasks: set[asyncio.Future[object]] = {asyncio.ensure_future(self._wake.wait())}
         if until is not None:
             tasks.add(asyncio.ensure_future(self.clock.sleep(until - self.clock.now())))
         _, pending = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
@@ -272,7 +278,7 @@ class Engine:
                     self._stop = True
         self._publish()
 
-    def apply_settings(self, settings: Any) -> None:
+    def apply_settings(self, settings: Settings) -> None:
         """Take new settings without a restart; caches keep their counters."""
         self.settings = settings
         self.scanner.options = _scan_options(settings)
@@ -284,7 +290,7 @@ class Engine:
         self.models.set_rules(self.rules, settings.risk.min_probability)
         self.live.set_rules(self.rules, settings.risk.min_probability)
         self.monitor.slow_seconds = settings.monitor.slow_operation_seconds
-        self.alert("info", "settings", "settings applied")
+        self.alert(AlertLevel.INFO, "settings", "settings applied")
 
     # -- the cycle ---------------------------------------------------------------------------
     async def run_cycle(self) -> Snapshot:
@@ -325,7 +331,7 @@ class Engine:
         """What the signal phase of the last cycle produced (None if it failed or did not run)."""
         return self._state.signals
 
-    async def close_all(self, reason: str) -> None:
+    async def close_all(self, reason: ExitReason) -> None:
         """Close every open position now, as a cycle of its own (its own order ids), then mark
         the equity: the backtest's end of data."""
         self._state.cycle = self._next_cycle()
@@ -359,7 +365,7 @@ class Engine:
             self._storage_failed(e)
         except Exception as e:  # a bug must not stop trading loop or UI
             log.exception("phase %s failed", name)
-            self.alert("error", name, f"{type(e).__name__}: {e}")
+            self.alert(AlertLevel.ERROR, name, f"{type(e).__name__}: {e}")
         # no snapshot here: the next phase publishes one as it starts, run_cycle after the last
         self._state.phases[name] = self.monitor.last(f"phase.{name}")
 
@@ -378,7 +384,7 @@ class Engine:
         if self.storage_problem is not None:
             return
         self.storage_problem = str(e)
-        self.alert("error", "storage", f"{e}; no new positions until it can write again")
+        self.alert(AlertLevel.ERROR, "storage", f"{e}; no new positions until it can write again")
 
     def _retry_storage(self) -> None:
         """While the store cannot write, try once a cycle whether it has room again."""
@@ -389,16 +395,16 @@ class Engine:
         except StorageError:
             return
         self.storage_problem = None
-        self.alert("info", "storage", "the database can be written again: trading resumes")
+        self.alert(AlertLevel.INFO, "storage", "the database can be written again: trading resumes")
 
     def _exchange_failed(self, source: str, e: ExchangeError) -> None:
         if isinstance(e, AuthenticationError):
             self.executor.trading_blocked = "check your API key"
-            self.alert("error", source, f"authentication failed: check your API key ({e})")
+            self.alert(AlertLevel.ERROR, source, f"authentication failed: check your API key ({e})")
         elif isinstance(e, ClockSkew):  # its message names the offset and what to do
-            self.alert("error", source, str(e))
+            self.alert(AlertLevel.ERROR, source, str(e))
         else:
-            self.alert("error", source, f"exchange unavailable: {e}")
+            self.alert(AlertLevel.ERROR, source, f"exchange unavailable: {e}")
 
     async def _check_account(self) -> None:
         """Balances against the store, in every mode: unconfirmed positions, unmanaged coins,
@@ -413,7 +419,7 @@ class Engine:
         unmanaged = [h for h in check.holdings if not h.dust]
         notice = lost_store_notice(self.store, self.exchange, self.mode, unmanaged, stake)
         if notice is not None:
-            self.alert("error", "reconcile", notice)
+            self.alert(AlertLevel.ERROR, "reconcile", notice)
         self._take_holdings(check.holdings)
 
     def _take_holdings(self, holdings: tuple[Holding, ...]) -> None:
@@ -429,7 +435,7 @@ class Engine:
         if new_unmanaged:
             coins = ", ".join(h.describe(stake) for h in new_unmanaged)
             self.alert(
-                "warning",
+                AlertLevel.WARNING,
                 "reconcile",
                 f"unmanaged: {coins}: on the exchange but not in the bot's database "
                 f"{self.store.path}; shown beside equity, never counted in it or traded by the "
@@ -437,17 +443,21 @@ class Engine:
             )
         if new_dust:
             coins = ", ".join(h.describe(stake) for h in new_dust)
-            self.alert("info", "reconcile", f"dust (below the minimum order): {coins}")
+            self.alert(AlertLevel.INFO, "reconcile", f"dust (below the minimum order): {coins}")
         gone = sorted(set(self._holdings_alerted) - {h.asset for h in holdings})
         if gone:
-            self.alert("info", "reconcile", f"no longer held outside the bot: {', '.join(gone)}")
+            self.alert(
+                AlertLevel.INFO, "reconcile", f"no longer held outside the bot: {', '.join(gone)}"
+            )
         self._holdings_alerted = {h.asset: h.amount for h in holdings}
         self.holdings = holdings
 
     async def _reconcile_orders(self) -> None:
         for result in await self.executor.reconcile():
             self._balance_changed = True
-            self.alert("info", "executor", f"reconciled {result.client_order_id}: {result.status}")
+            self.alert(
+                AlertLevel.INFO, "executor", f"reconciled {result.client_order_id}: {result.status}"
+            )
 
     async def update_positions(self) -> None:
         """Prices for the exits, and the balance for equity, at the least request weight: the
@@ -478,7 +488,7 @@ class Engine:
         max_hold = self.settings.risk.max_hold_minutes * 60
         for position in positions:
             last = self.prices.get(position.symbol)
-            reason = "manual" if position.symbol in self._close_requests else None
+            reason = ExitReason.MANUAL if position.symbol in self._close_requests else None
             if reason is None and position.symbol in self.unconfirmed:
                 continue  # the exchange does not hold it: the user has to look first
             if reason is None and last is not None:
@@ -501,7 +511,7 @@ class Engine:
         backtest) is read every cycle, at no cost; a live exchange only when it can have
         changed: never read, an order or a reconciled order since, the last read failed, or
         once a scan (the scan cache's duration) for what happens outside the bot."""
-        if self.mode != "LIVE":
+        if self.mode != Mode.LIVE:
             return True
         return (
             self._last_balance is None or self._balance_changed or scan_due or (self.balance_stale)
@@ -541,9 +551,10 @@ class Engine:
         price_ranges = getattr(self.exchange, "price_ranges", None)
         if price_ranges is None or since is None or not symbols:
             return {}
-        return price_ranges(symbols, round(since * 1000))
+        ranges: dict[str, tuple[float, float]] = price_ranges(symbols, round(since * 1000))
+        return ranges
 
-    async def _close(self, position: Any, reason: str) -> None:
+    async def _close(self, position: PositionRow, reason: ExitReason) -> None:
         self._balance_changed = True  # whatever the outcome: an unknown one may have filled
         self._balance_read = NOT_READ
         result = await self.executor.close_position(self._state.cycle, position, reason)
@@ -556,7 +567,7 @@ class Engine:
             self.models.add_trade(position.features, result.trade.pnl_pct / 100, self.clock.now())
             note = f"; {result.note}" if result.note else ""  # e.g. the dust the sell left
             self.alert(
-                "info",
+                AlertLevel.INFO,
                 "trade",
                 f"closed {position.symbol} ({reason}) {result.trade.pnl_pct:+.2f}%{note}",
             )
@@ -578,7 +589,7 @@ class Engine:
             return
         if self.balance_stale:
             self.balance_stale = False
-            self.alert("info", "balance", "balance readable again: equity is current")
+            self.alert(AlertLevel.INFO, "balance", "balance readable again: equity is current")
         totals = account_totals(balance)
         if totals.keys() - {stake} or self.holdings:  # only then anything can be outside
             markets = await self.scanner.markets()
@@ -598,7 +609,7 @@ class Engine:
         self.kill_switch = self.drawdown >= self.settings.risk.max_drawdown_pct
         if self.kill_switch and not was_killed:
             self.alert(
-                "error",
+                AlertLevel.ERROR,
                 "risk",
                 f"drawdown {self.drawdown:.1f}% reached the limit: no new positions",
             )
@@ -609,8 +620,9 @@ class Engine:
         self.balance_stale = True
         money = f"{self.equity:,.2f} {self.settings.bot.stake_currency}"
         kept = f"kept at the last good {money}" if self.equity_history else "not known yet"
+        serious = isinstance(e, ClockSkew | AuthenticationError)
         self.alert(
-            "error" if isinstance(e, ClockSkew | AuthenticationError) else "warning",
+            AlertLevel.ERROR if serious else AlertLevel.WARNING,
             "balance",
             f"balance unreadable, equity {kept} and marked stale, no new positions until it "
             f"reads again: {e}",
@@ -621,7 +633,7 @@ class Engine:
         tickers, self._tickers = self._tickers, None
         self._state.scan = await self.scanner.scan(force=force, tickers=tickers)
         for symbol, error in self._state.scan.failed.items():
-            self.alert("warning", "market_scan", f"{symbol}: {error}")
+            self.alert(AlertLevel.WARNING, "market_scan", f"{symbol}: {error}")
 
     async def signal_generation(self) -> None:
         self._state.signals = None  # should this fail, the last cycle's signals must not be used
@@ -684,13 +696,13 @@ class Engine:
             self._blocking = blocking
             if blocking:
                 self.alert(
-                    "warning",
+                    AlertLevel.WARNING,
                     "model",
                     f"no new positions: {block_reason(edge)} ({edge.verdict}: {edge.reason}); "
                     "exits keep working (ml.require_edge)",
                 )
             else:
-                self.alert("info", "model", f"new positions allowed again: {edge.reason}")
+                self.alert(AlertLevel.INFO, "model", f"new positions allowed again: {edge.reason}")
         return block_reason(edge) if blocking else None
 
     def _recent_pnls(self) -> deque[float]:
@@ -705,8 +717,8 @@ class Engine:
         return self._pnls
 
     async def execute_trades(self) -> None:
-        signals = self._state.signals
-        if signals is None:
+        signals, scan = self._state.signals, self._state.scan
+        if signals is None or scan is None:  # no signals without a scan
             return
         index = {s: i for i, s in enumerate(signals.symbols)}
         markets = await self.scanner.markets()
@@ -732,7 +744,7 @@ class Engine:
             )
             if result.status == "filled":
                 self._state.orders_placed += 1
-                self.live.mark_traded(opp.symbol, int(self._state.scan.candles[opp.symbol][-1, 0]))
+                self.live.mark_traded(opp.symbol, int(scan.candles[opp.symbol][-1, 0]))
 
     async def ml_training(self) -> None:
         self._retrain = False
@@ -743,7 +755,7 @@ class Engine:
             self.prediction_cache.clear()
             edge = self.edge()
             self.alert(
-                "info",
+                AlertLevel.INFO,
                 "model",
                 f"trained on {model.metrics.samples} samples: {edge.verdict} ({edge.reason})",
             )
@@ -776,10 +788,10 @@ class Engine:
         history = await self.scanner.fetch_history(top, HISTORY_CANDLES)
         self.scanner.hold(history)  # the first scans fetch only newer candles
         added = self.models.add_history(list(history.values()))
-        self.alert("info", "model", f"bootstrap: {added} samples from candle history")
+        self.alert(AlertLevel.INFO, "model", f"bootstrap: {added} samples from candle history")
 
     # -- output ------------------------------------------------------------------------------
-    def alert(self, level: str, source: str, message: str) -> None:
+    def alert(self, level: AlertLevel, source: str, message: str) -> None:
         message = redact(message)
         now = self.clock.now()
         self.alerts.appendleft(Alert(now, level, source, message))
@@ -787,11 +799,13 @@ class Engine:
             self.store.add_alert(now, level, source, message)
         except StorageError as e:  # shown and logged all the same; an alert must never raise
             self._storage_failed(e)
-        log.log(logging.WARNING if level != "info" else logging.INFO, "%s: %s", source, message)
+        log.log(
+            logging.WARNING if level != AlertLevel.INFO else logging.INFO, "%s: %s", source, message
+        )
 
     def _raise_slow_alerts(self) -> None:
         for operation, seconds in self.monitor.take_slow():
-            self.alert("warning", "monitor", f"slow operation {operation}: {seconds:.2f}s")
+            self.alert(AlertLevel.WARNING, "monitor", f"slow operation {operation}: {seconds:.2f}s")
 
     @cached_property
     def dashboard_data(self) -> DashboardData:
@@ -868,7 +882,7 @@ class Engine:
             self.on_snapshot(snapshot)
 
 
-def _scan_options(settings: Any) -> ScanOptions:
+def _scan_options(settings: Settings) -> ScanOptions:
     return ScanOptions(
         top_n=settings.scan.top_n,
         candles=settings.scan.candles,
@@ -881,7 +895,7 @@ def _scan_options(settings: Any) -> ScanOptions:
     )
 
 
-def _limits(settings: Any) -> RiskLimits:
+def _limits(settings: Settings) -> RiskLimits:
     r = settings.risk
     return RiskLimits(
         max_open_positions=settings.bot.max_open_positions,

@@ -15,17 +15,18 @@ from dataclasses import dataclass
 from tui_bot.engine.live_record import LiveFigures
 from tui_bot.engine.model import TrainedModel
 from tui_bot.engine.snapshot import ModelInfo
-from tui_bot.engine.validation import EDGE, MIN_ROWS, NOT_ENOUGH_DATA, verdict
+from tui_bot.engine.validation import MIN_ROWS, verdict
+from tui_bot.engine.words import Verdict
 
 
 @dataclass(frozen=True)
 class Edge:
-    verdict: str  # EDGE | NO EDGE | NOT ENOUGH DATA
+    verdict: Verdict
     reason: str  # one line: the figures behind it
 
     @property
     def shown(self) -> bool:
-        return self.verdict == EDGE
+        return self.verdict == Verdict.EDGE
 
 
 @dataclass(frozen=True)
@@ -40,11 +41,11 @@ def model_edge(model: TrainedModel | None, live: LiveFigures) -> Edge:
         found = verdict(live.rows, live.auc_low, _num(live.expectancy_pct), live.rule_rows)
         return Edge(found, _live_reason(live))
     if model is None:
-        return Edge(NOT_ENOUGH_DATA, "no model yet")
+        return Edge(Verdict.NOT_ENOUGH_DATA, "no model yet")
     m = model.metrics
     if m.validation_rows == 0:
         reason = f"not validated; {live.rows} of {MIN_ROWS} live predictions resolved"
-        return Edge(NOT_ENOUGH_DATA, reason)
+        return Edge(Verdict.NOT_ENOUGH_DATA, reason)
     reason = (
         f"validation AUC {_ci(m.auc, m.auc_low, m.auc_high)} on {m.validation_rows:,} held-out "
         f"rows, {_trades(m.validation_trades, m.expectancy_pct)}; "
@@ -55,7 +56,7 @@ def model_edge(model: TrainedModel | None, live: LiveFigures) -> Edge:
 
 def block_reason(edge: Edge) -> str:
     """What Opportunities and Alerts say while ml.require_edge keeps the bot out."""
-    if edge.verdict == NOT_ENOUGH_DATA:
+    if edge.verdict == Verdict.NOT_ENOUGH_DATA:
         return "model edge not shown yet"
     return "model has no edge"
 

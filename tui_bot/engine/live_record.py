@@ -100,7 +100,7 @@ class LiveRecord:
         predicted_at: float,
         symbols: Sequence[str],
         signal_ms: Sequence[int],
-        probabilities: Sequence[float],
+        probabilities: Sequence[float] | np.ndarray,
         features: np.ndarray,
     ) -> None:
         """One cycle's predictions, one per symbol, each on that symbol's last closed candle."""

@@ -9,7 +9,7 @@ from collections import deque
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 import numpy as np
 
@@ -99,14 +99,14 @@ class Monitor:
                     with self.time(operation):
                         return await func(*args, **kwargs)
 
-                return async_wrapper  # type: ignore[return-value]
+                return cast(F, async_wrapper)  # functools.wraps: func's own signature
 
             @functools.wraps(func)
             def wrapper(*args: Any, **kwargs: Any) -> Any:
                 with self.time(operation):
                     return func(*args, **kwargs)
 
-            return wrapper  # type: ignore[return-value]
+            return cast(F, wrapper)
 
         return decorate
 

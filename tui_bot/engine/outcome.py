@@ -14,10 +14,11 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 
+from tui_bot.config import Settings
+from tui_bot.engine.words import ExitReason
 from tui_bot.exchange.ledger import fill_price
 
 __all__ = [
@@ -31,7 +32,8 @@ __all__ = [
     "trade_outcomes",
 ]
 
-EXIT_REASONS = ("stop_loss", "take_profit", "max_hold")  # Outcomes.reason indexes these
+# Outcomes.reason indexes these
+EXIT_REASONS = (ExitReason.STOP_LOSS, ExitReason.TAKE_PROFIT, ExitReason.MAX_HOLD)
 _T, _OPEN, _HIGH, _LOW, _CLOSE = 0, 1, 2, 3, 4  # columns of a (T, 6) candle array
 
 
@@ -87,7 +89,7 @@ def check_candles(check_interval: float, timeframe_seconds: int) -> int:
     return max(1, math.ceil(check_interval / timeframe_seconds))
 
 
-def exit_rules(settings: Any, timeframe_seconds: int) -> ExitRules:
+def exit_rules(settings: Settings, timeframe_seconds: int) -> ExitRules:
     """The rules `settings` trade by (risk.*, bot.check_interval); the costs are the
     backtest's (backtest.fee_pct, backtest.slippage_bps), the ones a label assumes live too."""
     risk, bt = settings.risk, settings.backtest
@@ -121,7 +123,8 @@ class Outcomes:
     @property
     def win(self) -> np.ndarray:
         """1 where the trade made money after fees, else 0 (unknown rows too: mask with known)."""
-        return (np.nan_to_num(self.net_return, nan=-1.0) > 0).astype(np.int8)
+        won: np.ndarray = np.nan_to_num(self.net_return, nan=-1.0) > 0
+        return won.astype(np.int8)
 
 
 def trade_outcomes(

@@ -53,10 +53,9 @@ def basket_at(
     taken: dict[str, float] = {}
     latest = start
     for symbol in scan.ranked:
-        candles = scan.candles.get(symbol)
-        i = len(candles) if candles is None else np.searchsorted(candles[:, 0], start * 1000)
-        if candles is not None and i < len(candles):
-            price, at = float(candles[i, 1]), float(candles[i, 0]) / 1000
+        first = _first_open(scan.candles.get(symbol), start)
+        if first is not None:
+            price, at = first
         elif prices.get(symbol):
             price, at = float(prices[symbol]), now
         else:
@@ -65,6 +64,16 @@ def basket_at(
             taken[symbol] = price
             latest = max(latest, at)
     return Basket(start, latest, taken) if taken else None
+
+
+def _first_open(candles: np.ndarray | None, start: float) -> tuple[float, float] | None:
+    """(open, open time in s) of the first candle that opened at or after `start`, if any."""
+    if candles is None:
+        return None
+    i = int(np.searchsorted(candles[:, 0], start * 1000))
+    if i >= len(candles):
+        return None
+    return float(candles[i, 1]), float(candles[i, 0]) / 1000
 
 
 def basket_change(basket: Basket, prices: Mapping[str, float]) -> tuple[float | None, int]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from tui_bot.engine.snapshot import PositionView
+from tui_bot.engine.words import ExitReason
 from tui_bot.store import PositionRow
 
 
@@ -13,16 +14,16 @@ def exit_reason(
     max_hold_seconds: float,
     low: float | None = None,
     high: float | None = None,
-) -> str | None:
+) -> ExitReason | None:
     """`low`/`high`: the price range since the last check (the candles that closed since), when
     the venue knows it. A range touching both exits counts as the stop-loss (the cautious
     reading: which came first inside one candle is not known)."""
     if min(last, low if low is not None else last) <= position.stop_loss:
-        return "stop_loss"
+        return ExitReason.STOP_LOSS
     if max(last, high if high is not None else last) >= position.take_profit:
-        return "take_profit"
+        return ExitReason.TAKE_PROFIT
     if now - position.opened_at >= max_hold_seconds:
-        return "max_hold"
+        return ExitReason.MAX_HOLD
     return None
 
 

@@ -19,12 +19,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from tui_bot.engine.executor import CLIENT_ID_PREFIX, AlertFn
+from tui_bot.engine.executor import CLIENT_ID_PREFIX
+from tui_bot.engine.words import AlertFn, AlertLevel, Mode
 from tui_bot.exchange.base import Exchange, Market
 from tui_bot.exchange.errors import NetworkError
 from tui_bot.store import PositionRow, Store
 
-VENUES = {"SIMULATED": "the simulated exchange", "PAPER": "the paper account"}
+VENUES = {Mode.SIMULATED: "the simulated exchange", Mode.PAPER: "the paper account"}
 
 
 @dataclass(frozen=True)
@@ -129,11 +130,10 @@ def outside_store(
         extra = total - known.get(asset, 0.0)
         if asset == stake or extra <= max(1e-12, total * 1e-6):
             continue
-        symbol = f"{asset}/{stake}"
-        market = markets.get(symbol)
-        price = prices.get(symbol)
-        if market is None and price is None:
-            symbol = None
+        pair = f"{asset}/{stake}"
+        market = markets.get(pair)
+        price = prices.get(pair)
+        symbol = None if market is None and price is None else pair
         found.append(Holding(asset, extra, symbol, price, _is_dust(extra, price, market)))
     return tuple(found)
 
@@ -169,7 +169,7 @@ async def reconcile_account(
     confirmed = len(positions) - len(unconfirmed)
     unmanaged = sum(not h.dust for h in holdings)
     alert(
-        "info",
+        AlertLevel.INFO,
         "reconcile",
         f"account: {free:,.2f} {stake_currency} free, {len(open_orders)} open orders, "
         f"{confirmed} positions confirmed, {len(unconfirmed)} not, {unmanaged} coins unmanaged",
@@ -192,7 +192,7 @@ def _unconfirmed(
         if on_exchange + max(1e-12, amount * 1e-6) < amount:
             unconfirmed.update(symbols[base])
             alert(
-                "error",
+                AlertLevel.ERROR,
                 "reconcile",
                 f"position {', '.join(symbols[base])} not confirmed: the store holds "
                 f"{amount:.8g} {base}, the exchange {on_exchange:.8g}; no automatic exits on it "
@@ -209,7 +209,7 @@ def _report_stray_orders(open_orders: list[dict[str, Any]], store: Store, alert:
         row = store.order(client_id)
         if row is None or row.status != "pending":
             alert(
-                "warning",
+                AlertLevel.WARNING,
                 "reconcile",
                 f"open order {client_id} ({order.get('side')} {order.get('symbol')}) is on the "
                 f"exchange but {'unknown here' if row is None else row.status} in the store",
@@ -217,7 +217,7 @@ def _report_stray_orders(open_orders: list[dict[str, Any]], store: Store, alert:
 
 
 def lost_store_notice(
-    store: Store, exchange: Exchange, mode: str, unmanaged: list[Holding], stake: str
+    store: Store, exchange: Exchange, mode: Mode, unmanaged: list[Holding], stake: str
 ) -> str | None:
     """Plain words when the bot's database is new but the exchange says this bot traded."""
     if store.get_state("cycle") is not None or store.positions() or store.trades(1):

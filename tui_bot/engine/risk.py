@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from tui_bot.engine.caches import PermanentCache
 from tui_bot.engine.snapshot import Opportunity
+from tui_bot.engine.words import Decision
 
 GROUP_RULES: dict[str, tuple[str, ...]] = {
     "layer-1": (
@@ -65,10 +66,10 @@ class SymbolGroups:
     """symbol -> group through a permanent cache: the rule table never changes while we run."""
 
     def __init__(self) -> None:
-        self.cache = PermanentCache()
+        self.cache: PermanentCache[str, str] = PermanentCache()
 
     def group(self, symbol: str) -> str:
-        return self.cache.get_or_compute(symbol, classify)  # type: ignore[arg-type]
+        return self.cache.get_or_compute(symbol, classify)
 
 
 @dataclass(frozen=True)
@@ -146,27 +147,28 @@ def evaluate(
     for c in sorted(candidates, key=lambda c: c.score, reverse=True):
         group = groups.group(c.symbol)
         size = 0.0
+        decision = Decision.SKIP
         if blocked is not None:
-            action = f"blocked: {blocked}"
+            reason = f"blocked: {blocked}"
         elif kill:
-            action = f"kill switch (drawdown {drawdown:.1f}%)"
+            reason = f"kill switch (drawdown {drawdown:.1f}%)"
         elif c.symbol in open_symbols:
-            action = "already open"
+            reason = "already open"
         elif c.probability < limits.min_probability:
-            action = f"probability < {limits.min_probability:.2f}"
+            reason = f"probability < {limits.min_probability:.2f}"
         elif open_count >= limits.max_open_positions:
-            action = f"max positions ({limits.max_open_positions})"
+            reason = f"max positions ({limits.max_open_positions})"
         elif per_group.get(group, 0) >= limits.max_per_group:
-            action = f"group limit ({group} {limits.max_per_group}/{limits.max_per_group})"
+            reason = f"group limit ({group} {limits.max_per_group}/{limits.max_per_group})"
         else:
             size = min(position_size(equity, c.probability, win_loss, drawdown, limits), cash)
             if size < limits.min_order_quote:
-                action = "size too small" if cash >= limits.min_order_quote else "no cash"
+                reason = "size too small" if cash >= limits.min_order_quote else "no cash"
                 size = 0.0
             else:
-                action = "buy"
+                decision, reason = Decision.BUY, ""
                 open_count += 1
                 per_group[group] = per_group.get(group, 0) + 1
                 cash -= size
-        result.append(Opportunity(c.symbol, group, c.score, c.probability, action, size))
+        result.append(Opportunity(c.symbol, group, c.score, c.probability, decision, reason, size))
     return result

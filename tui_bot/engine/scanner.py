@@ -19,7 +19,7 @@ import numpy as np
 from tui_bot.clock import Clock
 from tui_bot.engine.caches import TimedCache
 from tui_bot.engine.monitor import Monitor
-from tui_bot.exchange.base import Exchange, timeframe_seconds
+from tui_bot.exchange.base import Exchange, Market, Ticker, timeframe_seconds
 from tui_bot.exchange.errors import ExchangeError
 
 SCAN_KEY = "scan"
@@ -29,7 +29,7 @@ MAX_OHLCV_LIMIT = 1000  # the most candles one request may ask for on most excha
 @dataclass(frozen=True)
 class ScanResult:
     time: float
-    tickers: dict[str, dict[str, Any]]
+    tickers: dict[str, Ticker]
     ranked: tuple[str, ...]  # top N symbols, best first, with candles
     candles: dict[str, np.ndarray]  # symbol -> (T, 6) array [ts_ms, o, h, l, c, v], closed only
     failed: dict[str, str] = field(default_factory=dict)  # symbol -> error text
@@ -52,7 +52,7 @@ class MarketScanner:
         self,
         exchange: Exchange,
         options: ScanOptions,
-        cache: TimedCache,
+        cache: TimedCache[str, ScanResult],
         clock: Clock,
         monitor: Monitor,
     ) -> None:
@@ -61,14 +61,14 @@ class MarketScanner:
         self.cache = cache
         self.clock = clock
         self.monitor = monitor
-        self._markets: dict[str, dict[str, Any]] | None = None
+        self._markets: dict[str, Market] | None = None
         self.in_flight = 0
         self.max_in_flight = 0  # highest concurrency seen in the last uncached scan
         self._held: dict[str, np.ndarray] = {}  # symbol -> closed candles of the last scan
         self._held_timeframe = options.timeframe
 
     async def scan(
-        self, force: bool = False, tickers: dict[str, dict[str, Any]] | None = None
+        self, force: bool = False, tickers: dict[str, Ticker] | None = None
     ) -> ScanResult:
         """The cached result, or a new scan; `tickers`: all tickers fetched moments ago this
         cycle, used instead of fetching them again."""
@@ -94,15 +94,15 @@ class MarketScanner:
             if len(rows):
                 self._held[symbol] = rows[-self.options.candles :]
 
-    async def markets(self) -> dict[str, dict[str, Any]]:
+    async def markets(self) -> dict[str, Market]:
         if self._markets is None:
             with self.monitor.time("exchange.load_markets"):
                 self._markets = await self.exchange.load_markets()
         return self._markets
 
     async def top_markets(
-        self, tickers: dict[str, dict[str, Any]] | None = None
-    ) -> tuple[dict[str, dict[str, Any]], list[str]]:
+        self, tickers: dict[str, Ticker] | None = None
+    ) -> tuple[dict[str, Ticker], list[str]]:
         """All tickers (one call, unless given) and the top N tradeable symbols, best first."""
         markets = await self.markets()
         if tickers is None:
@@ -121,7 +121,7 @@ class MarketScanner:
         fetched = await self._fetch_all(symbols, limit)
         return {s: c for s, c in fetched.items() if isinstance(c, np.ndarray)}
 
-    async def _scan_uncached(self, tickers: dict[str, dict[str, Any]] | None) -> ScanResult:
+    async def _scan_uncached(self, tickers: dict[str, Ticker] | None) -> ScanResult:
         tickers, top = await self.top_markets(tickers)
         self.max_in_flight = 0
         fetched = await self._fetch_all(top, self.options.candles, incremental=True)
@@ -183,7 +183,7 @@ class MarketScanner:
         return np.concatenate([held, new])[-limit:] if len(new) else held[-limit:]
 
 
-def _tradeable(market: dict[str, Any] | None, stake: str) -> bool:
+def _tradeable(market: Market | None, stake: str) -> bool:
     if market is None:
         return False
     return (
@@ -193,7 +193,7 @@ def _tradeable(market: dict[str, Any] | None, stake: str) -> bool:
     )
 
 
-def _wanted(symbol: str, ticker: dict[str, Any], options: ScanOptions) -> bool:
+def _wanted(symbol: str, ticker: Ticker, options: ScanOptions) -> bool:
     name = symbol.upper()
     if options.whitelist and not any(fnmatchcase(name, p) for p in options.whitelist):
         return False
@@ -209,7 +209,7 @@ def market_patterns(text: str) -> tuple[str, ...]:
     return tuple(p.strip().upper() for p in text.split(",") if p.strip())
 
 
-def rank(symbols: list[str], tickers: dict[str, dict[str, Any]]) -> list[str]:
+def rank(symbols: list[str], tickers: dict[str, Ticker]) -> list[str]:
     """Best first: liquid (log quote volume), moving (|24h change|), tight (spread)."""
     if not symbols:
         return []
@@ -237,7 +237,7 @@ def _num(value: Any) -> float:
     return result if math.isfinite(result) else 0.0
 
 
-def _spread(ticker: dict[str, Any]) -> float:
+def _spread(ticker: Ticker) -> float:
     bid, ask = _num(ticker.get("bid")), _num(ticker.get("ask"))
     if bid <= 0 or ask <= 0:
         return 1.0

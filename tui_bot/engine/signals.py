@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import cast
 
 import numpy as np
 
@@ -14,6 +15,8 @@ from tui_bot.engine.monitor import Monitor
 from tui_bot.engine.scanner import ScanResult
 
 MIN_CANDLES = 60
+IndicatorCache = BoundedCache[tuple[str, float], np.ndarray]  # (symbol, candle ms) -> features
+PredictionCache = TimedCache[tuple[float, ...], float]  # rounded features -> probability
 
 
 @dataclass(frozen=True)
@@ -27,8 +30,8 @@ class Signals:
 class SignalGenerator:
     def __init__(
         self,
-        indicator_cache: BoundedCache,
-        prediction_cache: TimedCache,
+        indicator_cache: IndicatorCache,
+        prediction_cache: PredictionCache,
         monitor: Monitor,
         precision: int,
     ) -> None:
@@ -52,13 +55,13 @@ class SignalGenerator:
 
     def _features(self, symbols: tuple[str, ...], scan: ScanResult) -> np.ndarray:
         keys = [(s, float(scan.candles[s][-1, 0])) for s in symbols]
-        rows, missing = self.indicator_cache.lookup_many(keys)  # type: ignore[arg-type]
+        rows, missing = self.indicator_cache.lookup_many(keys)
         if missing:
             fresh = self._compute([symbols[i] for i in missing], scan)
             for i, row in zip(missing, fresh, strict=True):
                 rows[i] = row
                 self.indicator_cache.put(keys[i], row)
-        return np.vstack(rows)
+        return np.vstack(cast(list[np.ndarray], rows))  # every miss was filled above
 
     def _compute(self, symbols: list[str], scan: ScanResult) -> np.ndarray:
         """Indicators for every missed symbol at once, on their common most recent window."""
@@ -73,7 +76,7 @@ class SignalGenerator:
         if model is None:
             return np.full(len(rounded), np.nan)
         keys = feature_keys(rounded)
-        values, missing = self.prediction_cache.lookup_many(keys)  # type: ignore[arg-type]
+        values, missing = self.prediction_cache.lookup_many(keys)
         if missing:
             predicted = model.predict_proba(rounded[missing])
             for i, p in zip(missing, predicted.tolist(), strict=True):

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from tui_bot.engine.caches import CacheStats
 from tui_bot.engine.monitor import TimingStats
+from tui_bot.engine.words import AlertLevel, Decision, Mode, Verdict
 from tui_bot.exchange.request_budget import BudgetFigures
 
 if TYPE_CHECKING:
@@ -60,18 +61,34 @@ class Opportunity:
     group: str
     score: float
     probability: float
-    action: str  # "buy", or the reason it was blocked
+    decision: Decision
+    reason: str = ""  # why it was skipped ("" for a buy)
     size_quote: float = 0.0
 
     @property
     def approved(self) -> bool:
-        return self.action == "buy"
+        return self.decision == Decision.BUY
+
+    @property
+    def action(self) -> str:
+        """What the Opportunities pane and `--json` say: "buy", or the reason it was skipped."""
+        return Decision.BUY if self.approved else self.reason
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "symbol": self.symbol,
+            "group": self.group,
+            "score": self.score,
+            "probability": self.probability,
+            "action": self.action,
+            "size_quote": self.size_quote,
+        }
 
 
 @dataclass(frozen=True)
 class Alert:
     time: float
-    level: str  # "info" | "warning" | "error"
+    level: AlertLevel
     source: str
     message: str
 
@@ -104,7 +121,7 @@ class ModelInfo:
     trades: int = 0
     win_rate: float | None = None
     net_pnl: float = 0.0
-    verdict: str = "NOT ENOUGH DATA"  # EDGE | NO EDGE | NOT ENOUGH DATA
+    verdict: Verdict = Verdict.NOT_ENOUGH_DATA
     verdict_reason: str = ""  # one line: the figures behind the verdict
     blocking: bool = False  # ml.require_edge is keeping the bot out of new positions
 
@@ -150,7 +167,7 @@ class TradeView:
     pnl: float  # stake currency, after both fees
     pnl_pct: float
     fees: float  # both orders' fees, stake currency
-    reason: str  # take_profit | stop_loss | max_hold | manual (| end_of_data in a backtest)
+    reason: str  # an ExitReason's value, as the store holds it
     probability: float  # the model's win probability at entry
 
 
@@ -207,7 +224,7 @@ class Performance:
 class Snapshot:
     cycle: int
     time: float
-    mode: str  # SIMULATED | PAPER | LIVE
+    mode: Mode
     exchange: str
     equity: float
     drawdown_pct: float
@@ -249,7 +266,7 @@ class Snapshot:
             "caches": {name: stats.to_dict() for name, stats in self.caches.items()},
             "positions": [vars(p) for p in self.positions],
             "unmanaged": [vars(u) for u in self.unmanaged],
-            "opportunities": [vars(o) for o in self.opportunities],
+            "opportunities": [o.to_json() for o in self.opportunities],
             "orders_placed": self.orders_placed,
             "alerts": [vars(a) for a in self.alerts],
             "timings": {name: t.to_dict() for name, t in self.timings.items()},

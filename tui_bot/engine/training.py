@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -26,10 +26,10 @@ from tui_bot.engine.model import (
 )
 from tui_bot.engine.outcome import ExitRules, trade_outcomes
 from tui_bot.engine.samples import SampleBuffer
+from tui_bot.engine.words import AlertFn, AlertLevel
 from tui_bot.store import Store
 
 log = logging.getLogger(__name__)
-AlertFn = Callable[[str, str, str], None]
 MIN_RETURN = 0.0  # a sample is a win when its tradeable outcome, after fees, is positive
 HISTORY_WARMUP = 40  # candles before the first labelled one: the indicators need them
 SAMPLES_LABEL_KEY = "samples_label"  # the store's note of what the saved samples' outcomes mean
@@ -90,11 +90,11 @@ class ModelManager:
         try:
             model = load_model(self._resolve(recorded), sha)
         except ModelLoadError as e:
-            self.alert("error", "model", f"{e}; retraining")
+            self.alert(AlertLevel.ERROR, "model", f"{e}; retraining")
             return False
         if model.metrics.label != self.label or model.feature_names != FEATURE_NAMES:
             self.alert(
-                "info",
+                AlertLevel.INFO,
                 "model",
                 "the saved model learned another label or reads other features (an older "
                 "version, or other exits and costs): retraining on the trade the bot makes now",
@@ -119,7 +119,7 @@ class ModelManager:
             return
         if self.store.get_state(SAMPLES_LABEL_KEY) != self._samples_label():
             self.alert(
-                "info",
+                AlertLevel.INFO,
                 "samples",
                 "saved samples were labelled by another rule or hold other features (an older "
                 "version, or other exits and costs): starting from candle history instead",
@@ -129,7 +129,9 @@ class ModelManager:
         try:
             self.samples = SampleBuffer.from_bytes(data, self.samples.capacity)
         except ValueError as e:
-            self.alert("warning", "samples", f"saved samples unreadable ({e}); starting empty")
+            self.alert(
+                AlertLevel.WARNING, "samples", f"saved samples unreadable ({e}); starting empty"
+            )
 
     def add_history(self, candles: list[np.ndarray]) -> int:
         """Label every candle of the given history with its tradeable outcome and add it as
@@ -176,7 +178,7 @@ class ModelManager:
         trainer = self.trainer if trainer is None else trainer
         X, y = self.samples.X, labels(self.samples.outcome, MIN_RETURN)
         if len(X) < MIN_TRAINING_ROWS or len(np.unique(y)) < 2:
-            self.alert("info", "model", f"not enough samples to train ({len(X)})")
+            self.alert(AlertLevel.INFO, "model", f"not enough samples to train ({len(X)})")
             return None
         try:
             validate = self.validate_retrains or self.model is None
@@ -184,7 +186,7 @@ class ModelManager:
                 X.copy(), y, self.kind, self.clock.now(), validate=validate, plan=self._plan()
             )
         except (ValueError, RuntimeError) as e:
-            self.alert("error", "model", f"training failed: {e}")
+            self.alert(AlertLevel.ERROR, "model", f"training failed: {e}")
             return None
         self.model = model
         self._persist(model)

@@ -15,12 +15,15 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from tui_bot.engine.words import Verdict
+
 __all__ = [
     "EDGE",
     "MIN_ROWS",
     "NO_EDGE",
     "NOT_ENOUGH_DATA",
     "Validation",
+    "Verdict",
     "auc",
     "auc_interval",
     "block_length",
@@ -31,7 +34,7 @@ __all__ = [
     "walk_forward",
 ]
 
-EDGE, NO_EDGE, NOT_ENOUGH_DATA = "EDGE", "NO EDGE", "NOT ENOUGH DATA"
+EDGE, NO_EDGE, NOT_ENOUGH_DATA = Verdict.EDGE, Verdict.NO_EDGE, Verdict.NOT_ENOUGH_DATA
 MIN_ROWS = 200  # scored rows below which no verdict is given
 MIN_BOTH = 20  # of each class
 BOOTSTRAP_RESAMPLES = 200
@@ -54,11 +57,11 @@ class Validation:
     base_expectancy_pct: float  # every held-out row's mean: entering at random, same exits
 
     @property
-    def verdict(self) -> str:
+    def verdict(self) -> Verdict:
         return verdict(self.rows, self.auc_low, self.expectancy_pct, self.trades)
 
 
-def verdict(rows: int, auc_low: float, expectancy_pct: float, trades: int) -> str:
+def verdict(rows: int, auc_low: float, expectancy_pct: float, trades: int) -> Verdict:
     """EDGE only when the interval's low end is above 0.5 and the trades the rule takes net
     more than nothing; NOT ENOUGH DATA below MIN_ROWS scored rows; NO EDGE otherwise."""
     if rows < MIN_ROWS or not math.isfinite(auc_low):
@@ -141,7 +144,8 @@ def _weighted_aucs(y: np.ndarray, p: np.ndarray, index: np.ndarray) -> np.ndarra
     below = np.cumsum(neg, axis=1) - neg
     total = pos.sum(axis=1) * neg.sum(axis=1)
     with np.errstate(invalid="ignore", divide="ignore"):
-        return (pos * (below + 0.5 * neg)).sum(axis=1) / total
+        aucs: np.ndarray = (pos * (below + 0.5 * neg)).sum(axis=1) / total
+    return aucs
 
 
 def block_length(times: np.ndarray, horizon: int) -> int:

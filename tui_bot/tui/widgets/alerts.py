@@ -9,13 +9,18 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from tui_bot.engine.snapshot import Alert, Snapshot
+from tui_bot.engine.words import AlertLevel
 from tui_bot.tui import format as fmt
 from tui_bot.tui.widgets.table import KeyedTable, Row, cell
 
 MAX_LOCAL = 20
 SUBTITLE = "newest first"
 SIM_TIME = "Sim time"  # the simulator's clock, UTC; not the wall's
-LEVELS = {"error": ("ERROR", "error"), "warning": ("WARN", "warning"), "info": ("info", "")}
+LEVELS = {
+    AlertLevel.ERROR: ("ERROR", "error"),
+    AlertLevel.WARNING: ("WARN", "warning"),
+    AlertLevel.INFO: ("info", ""),
+}
 
 
 def alert_key(alert: Alert) -> str:
@@ -61,7 +66,7 @@ class AlertsTable(KeyedTable):
             cell(fmt.clock_time(alert.time)),
             cell(word, style),
             cell(alert.source),
-            cell(" ".join(alert.message.split()), style if alert.level == "error" else ""),
+            cell(" ".join(alert.message.split()), style if alert.level == AlertLevel.ERROR else ""),
         )
 
     def subtitle_for(self, snapshot: Snapshot) -> str:

@@ -8,6 +8,7 @@ from textual.containers import VerticalScroll
 from textual.widgets import Label, Sparkline
 
 from tui_bot.engine.snapshot import Snapshot
+from tui_bot.engine.words import Mode
 from tui_bot.tui import format as fmt
 from tui_bot.tui.widgets.performance import PerformanceGrid
 
@@ -36,9 +37,9 @@ class EquityPane(VerticalScroll):
         label.set_class(sign < 0, "loss")
         self.query_one("#equity-spark", Sparkline).data = history
         self.query_one(PerformanceGrid).show(
-            snapshot.performance, snapshot.time, simulated=snapshot.mode == "SIMULATED"
+            snapshot.performance, snapshot.time, simulated=snapshot.mode == Mode.SIMULATED
         )
-        self.border_subtitle = snapshot.mode if snapshot.mode == "SIMULATED" else ""
+        self.border_subtitle = snapshot.mode if snapshot.mode == Mode.SIMULATED else ""
 
     def restyle(self) -> None:
         """Colours come from CSS classes: nothing to redo on a theme change."""

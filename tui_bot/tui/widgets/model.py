@@ -13,13 +13,14 @@ from textual.widget import Widget
 from textual.widgets import Label
 
 from tui_bot.engine.snapshot import ModelInfo, Snapshot
+from tui_bot.engine.words import Verdict
 from tui_bot.tui import format as fmt
 
 UNKNOWN_CLASS = "verdict-unknown"
-VERDICT_CLASSES = {
-    "EDGE": "verdict-edge",
-    "NO EDGE": "verdict-no-edge",
-    "NOT ENOUGH DATA": UNKNOWN_CLASS,
+VERDICT_CLASSES: dict[str, str] = {
+    Verdict.EDGE: "verdict-edge",
+    Verdict.NO_EDGE: "verdict-no-edge",
+    Verdict.NOT_ENOUGH_DATA: UNKNOWN_CLASS,
 }
 BLOCKING_TEXT = "no new positions: the model has no edge (ml.require_edge)"
 # (row id, key shown on its left): the figures, most telling first
@@ -146,7 +147,9 @@ class ModelPane(VerticalScroll):
 
     def show(self, snapshot: Snapshot) -> None:
         m = snapshot.model
-        show_verdict_class(self._set("#model-verdict", m.verdict or "NOT ENOUGH DATA"), m.verdict)
+        show_verdict_class(
+            self._set("#model-verdict", m.verdict or Verdict.NOT_ENOUGH_DATA), m.verdict
+        )
         self._set("#model-reason", m.verdict_reason).display = bool(m.verdict_reason)
         self.query_one("#model-blocking").display = m.blocking
         for row_id, text in row_texts(snapshot, self.stake).items():

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from tui_bot.engine.snapshot import PositionView, Snapshot, UnmanagedView
+from tui_bot.engine.words import Mode
 from tui_bot.tui import format as fmt
 from tui_bot.tui.widgets.table import KeyedTable, Row, cell, num
 
@@ -68,7 +69,7 @@ class PositionsTable(KeyedTable):
     def subtitle_for(self, snapshot: Snapshot) -> str:
         count = len(snapshot.positions)
         unmanaged = f" · {len(snapshot.unmanaged)} unmanaged" if snapshot.unmanaged else ""
-        money = " · SIMULATED" if snapshot.mode == "SIMULATED" else ""
+        money = " · SIMULATED" if snapshot.mode == Mode.SIMULATED else ""
         return f"{count} open{unmanaged}{money}"
 
     def selected_symbol(self) -> str | None:

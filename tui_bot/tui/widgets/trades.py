@@ -8,18 +8,19 @@ import time
 from collections.abc import Mapping
 
 from tui_bot.engine.snapshot import Snapshot, TradeView
+from tui_bot.engine.words import ExitReason, Mode
 from tui_bot.tui import format as fmt
 from tui_bot.tui.widgets.opportunities import probability_text
 from tui_bot.tui.widgets.performance import signed_money
 from tui_bot.tui.widgets.table import KeyedTable, Row, cell, num
 
 # the engine's exit reasons in a trader's words
-REASONS = {
-    "take_profit": "take-profit",
-    "stop_loss": "stop-loss",
-    "max_hold": "max-hold",
-    "manual": "manual",
-    "end_of_data": "end of data",
+REASONS: dict[str, str] = {
+    ExitReason.TAKE_PROFIT: "take-profit",
+    ExitReason.STOP_LOSS: "stop-loss",
+    ExitReason.MAX_HOLD: "max-hold",
+    ExitReason.MANUAL: "manual",
+    ExitReason.END_OF_DATA: "end of data",
 }
 
 
@@ -83,7 +84,7 @@ class TradesTable(KeyedTable):
         total = snapshot.performance.start.trades
         shown = len(snapshot.trades)
         count = f"newest {shown:,} of {total:,}" if total > shown else f"{shown:,} closed"
-        clock = " · sim time" if snapshot.mode == "SIMULATED" else " · UTC"
+        clock = " · sim time" if snapshot.mode == Mode.SIMULATED else " · UTC"
         stake = f" {self.stake}" if self.stake else ""
         return f"{count} · PnL{stake} after fees{clock}"
 
