@@ -19,6 +19,8 @@ headless: $(BIN)/tui-bot
 test: $(BIN)/tui-bot
 	$(BIN)/ruff check tui_bot tests benchmarks
 	$(BIN)/ruff format --check tui_bot tests benchmarks
+	$(BIN)/lint-imports --no-logo
+	$(BIN)/mypy
 	$(BIN)/pytest -q
 
 bench: $(BIN)/tui-bot

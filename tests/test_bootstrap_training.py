@@ -13,8 +13,8 @@ import numpy as np
 import pytest
 from conftest import FakeClock, make_settings
 
+from tui_bot import preload
 from tui_bot.engine import model as model_module
-from tui_bot.engine import preload
 from tui_bot.engine.features import FEATURE_NAMES
 from tui_bot.engine.model import (
     InlineTrainer,
@@ -111,3 +111,27 @@ def test_a_failed_preload_does_not_block(monkeypatch: pytest.MonkeyPatch) -> Non
     finished.start()
     finished.join(30)
     assert not finished.is_alive()
+
+
+def test_a_wait_for_one_module_ends_when_it_is_imported(monkeypatch: pytest.MonkeyPatch) -> None:
+    first_done = threading.Event()
+    release_second = threading.Event()
+
+    def slow_import(name: str) -> None:
+        if name == "second.module":
+            first_done.set()
+            release_second.wait(30)
+
+    monkeypatch.setattr(preload.importlib, "import_module", slow_import)
+    preload.preload(("first.module", "second.module"))
+    first_done.wait(30)
+    for_first = threading.Thread(target=preload.wait_for_preload, args=("first.module",))
+    for_all = threading.Thread(target=preload.wait_for_preload)
+    for_first.start()
+    for_all.start()
+    for_first.join(30)
+    assert not for_first.is_alive()  # "first" is in: its waiter goes on
+    assert for_all.is_alive()  # "second" is still importing: a wait for everything waits
+    release_second.set()
+    for_all.join(30)
+    assert not for_all.is_alive()

@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import joblib
@@ -89,3 +90,40 @@ def test_a_file_saved_by_joblib_before_still_loads(
     loaded = load_model(path, hashlib.sha256(path.read_bytes()).hexdigest())
     assert "estimator" in vars(loaded)  # it came inline, as it did
     np.testing.assert_array_equal(loaded.predict_proba(rows()), model.predict_proba(rows()))
+
+
+BOT_RUN = """
+import sys
+from tui_bot.cli import main
+code = main(sys.argv[1:])
+print("IMPORTED:" + ",".join(sorted({m.partition(".")[0] for m in sys.modules} & {"sklearn"})))
+sys.exit(code)
+"""
+
+
+@pytest.mark.slow
+def test_a_start_with_a_saved_model_trades_without_importing_sklearn(
+    tmp_path: Path, trained_storage: Callable[[Path], None]
+) -> None:
+    from fake_exchange import FakeBinance, bot_config
+
+    trained_storage(tmp_path / "data")
+    with FakeBinance() as server:
+        (tmp_path / "config.toml").write_text(bot_config(server, "paper"))
+        args = ["run", "--headless", "--cycles", "1", "--config", str(tmp_path / "config.toml")]
+        done = subprocess.run(
+            [sys.executable, "-c", BOT_RUN, *args],
+            capture_output=True,
+            text=True,
+            timeout=240,
+            cwd=tmp_path,
+            env={**_clean_env(), "TUI_BOT_STORAGE_DIR": str(tmp_path / "data")},
+        )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "IMPORTED:\n" in done.stdout  # the cycle ran on the saved model's compiled forest
+
+
+def _clean_env() -> dict[str, str]:
+    import os
+
+    return {k: v for k, v in os.environ.items() if not k.startswith("TUI_BOT_")}

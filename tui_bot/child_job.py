@@ -10,7 +10,10 @@ import os
 import queue
 import sys
 from collections.abc import Callable
-from typing import Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
+
+if TYPE_CHECKING:
+    from multiprocessing.queues import Queue
 
 U = TypeVar("U")
 
@@ -47,7 +50,7 @@ class ChildJob(Generic[U]):
     ) -> None:
         ensure_resource_tracker()
         context = multiprocessing.get_context("spawn")
-        self._updates = context.Queue()
+        self._updates: Queue[U] = context.Queue()
         self._process = context.Process(
             target=main, args=(os.getpid(), *args, self._updates), name=name, daemon=daemon
         )

@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import json
 import logging
-import os
 import signal
 import sys
 import time
@@ -16,6 +14,7 @@ from pathlib import Path
 from tui_bot.config import ConfigError, Settings, describe, load_settings
 from tui_bot.engine.snapshot import Snapshot
 from tui_bot.errors import RefusedToStart
+from tui_bot.stdio import point_at_devnull
 from tui_bot.storage_lock import storage_lock
 
 log = logging.getLogger("tui_bot")
@@ -58,7 +57,7 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _download_parser(sub: argparse._SubParsersAction) -> None:
+def _download_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     download = sub.add_parser(
         "download-data",
         help="fetch candles from an exchange into candle files (for backtests)",
@@ -107,18 +106,6 @@ def main(argv: list[str] | None = None) -> int:
     except BrokenPipeError:
         point_at_devnull(sys.stdout.fileno())
         return BROKEN_PIPE_EXIT
-
-
-def point_at_devnull(*fds: int) -> None:
-    """Points these file descriptors at /dev/null, so that writes to a reader or terminal that
-    has gone neither fail (the interpreter's last flush at exit included) nor block."""
-    null = os.open(os.devnull, os.O_WRONLY)
-    try:
-        for fd in fds:
-            with contextlib.suppress(OSError):
-                os.dup2(null, fd)
-    finally:
-        os.close(null)
 
 
 def _with_command(argv: list[str]) -> list[str]:

@@ -16,6 +16,7 @@ import sys
 import threading
 import traceback
 from collections.abc import Iterable, Mapping
+from types import TracebackType
 from urllib.parse import quote, quote_plus
 
 SECRET_ENV_NAMES = ("TUI_BOT_API_KEY", "TUI_BOT_API_SECRET", "TUI_BOT_API_PASSWORD")
@@ -78,7 +79,9 @@ def install() -> None:
 
     logging.setLogRecordFactory(factory)
 
-    def excepthook(kind: type[BaseException], value: BaseException, tb: object) -> None:
-        sys.stderr.write(redact("".join(traceback.format_exception(kind, value, tb))))  # type: ignore[arg-type]
+    def excepthook(
+        kind: type[BaseException], value: BaseException, tb: TracebackType | None
+    ) -> None:
+        sys.stderr.write(redact("".join(traceback.format_exception(kind, value, tb))))
 
     sys.excepthook = excepthook

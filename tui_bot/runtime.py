@@ -17,8 +17,9 @@ from tui_bot.clock import AcceleratedClock, Clock, WallClock
 from tui_bot.config import ConfigError, Settings
 from tui_bot.engine.cycle import Engine, SnapshotFn
 from tui_bot.engine.model import ProcessTrainer, Trainer
-from tui_bot.engine.preload import preload
+from tui_bot.engine.words import AlertLevel, Mode
 from tui_bot.exchange.base import Exchange
+from tui_bot.preload import FILTER_MODULES, HEAVY_MODULES, preload
 from tui_bot.store import Store
 
 STORE_FILE = "tui_bot.sqlite"
@@ -52,14 +53,14 @@ def model_file(exchange: str, mode: str) -> str:
 
 @dataclass(frozen=True)
 class ModeDecision:
-    mode: str  # SIMULATED | PAPER | LIVE
+    mode: Mode
     notice: str | None  # why this is not the live trading that was asked for, if it was
 
 
 def decide_mode(settings: Settings, live: bool, env: Mapping[str, str]) -> ModeDecision:
     if settings.exchange.name == "sim":
         notice = "--live has no effect on the simulator" if live else None
-        return ModeDecision("SIMULATED", notice)
+        return ModeDecision(Mode.SIMULATED, notice)
     from tui_bot.exchange.ccxt_exchange import credentials_from_env
 
     credentials = credentials_from_env(env)
@@ -72,11 +73,11 @@ def decide_mode(settings: Settings, live: bool, env: Mapping[str, str]) -> ModeD
     if not live:
         missing.append("--live")
     if not missing:
-        return ModeDecision("LIVE", None)
+        return ModeDecision(Mode.LIVE, None)
     if not wants_live:
-        return ModeDecision("PAPER", None)
+        return ModeDecision(Mode.PAPER, None)
     return ModeDecision(
-        "PAPER", f"paper trading, not live: missing {', '.join(missing)} ({LIVE_NEEDS})"
+        Mode.PAPER, f"paper trading, not live: missing {', '.join(missing)} ({LIVE_NEEDS})"
     )
 
 
@@ -114,7 +115,9 @@ def build_runtime(
     store = Store(settings.storage_dir / STORE_FILE)
     clock = clock or _sim_clock(settings, store)
     exchange = _sim_exchange(settings, clock)
-    engine = Engine(settings, exchange, clock, store, trainer, "SIMULATED", on_snapshot, MODEL_FILE)
+    engine = Engine(
+        settings, exchange, clock, store, trainer, Mode.SIMULATED, on_snapshot, MODEL_FILE
+    )
     notice = decide_mode(settings, live, env).notice
     return Runtime(engine, exchange, store, trainer, notice)
 
@@ -139,18 +142,20 @@ def _ccxt_runtime(
             name,
             settings.exchange.ccxt_config,
             sandbox=settings.exchange.sandbox,
-            credentials=credentials_from_env(env) if decision.mode == "LIVE" else None,
+            credentials=credentials_from_env(env) if decision.mode == Mode.LIVE else None,
             max_in_flight=settings.scan.max_parallel_workers,
             weight_limit_per_minute=settings.exchange.weight_limit_per_minute,
         )
     except ValueError as e:
         raise ConfigError(_exchange_problem(settings, name, str(e), exchange_ids())) from None
-    preload()  # scipy and scikit-learn import while the start waits on the exchange
     clock = clock or WallClock()
     storage = settings.storage_dir
     store = Store(storage / store_file(name, decision.mode))
+    # scipy (and scikit-learn, unless a saved model spares the first training) import while the
+    # start waits on the exchange; a saved model predicts without scikit-learn
+    preload(FILTER_MODULES if store.latest_model() else HEAVY_MODULES)
     exchange: Exchange = real
-    if decision.mode == "PAPER":
+    if decision.mode == Mode.PAPER:
         from tui_bot.exchange.paper import PaperExchange
 
         exchange = PaperExchange(
@@ -164,7 +169,7 @@ def _ccxt_runtime(
     engine = Engine(settings, exchange, clock, store, trainer, decision.mode, on_snapshot, model)
     real.alert = engine.alert
     if decision.notice:
-        engine.alert("warning", "mode", decision.notice)
+        engine.alert(AlertLevel.WARNING, "mode", decision.notice)
     return Runtime(engine, exchange, store, trainer, decision.notice)
 
 

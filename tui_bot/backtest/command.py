@@ -12,7 +12,7 @@ import os
 import sys
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -37,7 +37,10 @@ HELP = (
 )
 
 
-def add_parser(sub: Any, common: Any) -> None:
+def add_parser(
+    sub: argparse._SubParsersAction[argparse.ArgumentParser],
+    common: Callable[[argparse.ArgumentParser], None],
+) -> None:
     """The `backtest` subcommand; `common` adds --config, --set and -v."""
     parser = sub.add_parser(
         "backtest", help="replay candle history through the engine", description=HELP

@@ -89,4 +89,4 @@ class PredictionLog:
             return NotImplemented
         return list(self) == list(other)
 
-    __hash__ = None  # type: ignore[assignment]
+    __hash__ = None  # type: ignore[assignment]  # unhashable: typeshed types it as a method

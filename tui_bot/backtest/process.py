@@ -15,11 +15,14 @@ import traceback
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tui_bot.child_job import ChildJob
 from tui_bot.config import Settings
 from tui_bot.errors import RefusedToStart
+
+if TYPE_CHECKING:
+    from multiprocessing.queues import Queue
 
 PROGRESS_EVERY_SECONDS = 0.1  # the child sends at most this often (and always the last one)
 STOP_WAIT_SECONDS = 5.0  # after SIGTERM, before SIGKILL
@@ -102,7 +105,7 @@ class _ThrottledProgress:
     """The progress callback in the child: puts a Progress on the queue at most every
     PROGRESS_EVERY_SECONDS, and always the first and the last one."""
 
-    def __init__(self, updates: Any) -> None:
+    def __init__(self, updates: Queue[Update]) -> None:
         self.updates = updates
         self.sent_at = -float("inf")
 
@@ -115,10 +118,10 @@ class _ThrottledProgress:
 
 
 def _child_main(
-    parent_pid: int, target: BacktestTarget, request: BacktestRequest, updates: Any
+    parent_pid: int, target: BacktestTarget, request: BacktestRequest, updates: Queue[Update]
 ) -> None:
-    from tui_bot.cli import point_at_devnull
     from tui_bot.engine.model import exit_with_parent
+    from tui_bot.stdio import point_at_devnull
 
     exit_with_parent(parent_pid)
     point_at_devnull(1, 2)  # the dashboard owns the terminal: a stray warning would garble it

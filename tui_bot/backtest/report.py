@@ -69,7 +69,8 @@ def daily_returns(starting_balance: float, equity: Sequence[tuple[int, float]]) 
         closes[int(time_ms) // DAY_MS] = float(value)
     values = np.asarray([starting_balance, *(closes[d] for d in sorted(closes))])
     with np.errstate(divide="ignore", invalid="ignore"):
-        return values[1:] / values[:-1] - 1.0
+        returns: np.ndarray = values[1:] / values[:-1] - 1.0
+    return returns
 
 
 def sharpe(returns: np.ndarray) -> float | None:

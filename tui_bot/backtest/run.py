@@ -33,6 +33,7 @@ from tui_bot.engine.monitor import TimingStats
 from tui_bot.engine.outcome import ExitRules, check_candles
 from tui_bot.engine.snapshot import PHASES
 from tui_bot.engine.training import ModelManager
+from tui_bot.engine.words import AlertLevel, ExitReason, Mode
 from tui_bot.exchange.backtest import BacktestExchange
 from tui_bot.exchange.base import timeframe_seconds
 from tui_bot.market.files import CandleDataError, CandleFile
@@ -49,8 +50,8 @@ __all__ = [
     "select_pairs",
 ]
 
-END_OF_DATA = "end_of_data"
-MODE = "BACKTEST"
+END_OF_DATA = ExitReason.END_OF_DATA
+MODE = Mode.BACKTEST
 INSTANCE = "backtest"  # the store's fixed order-id part: the same run gives the same order ids
 ProgressFn = Callable[[int, int, int], None]  # (cycles_done, cycles_total, data_time_ms)
 
@@ -249,7 +250,7 @@ class _Replay:
         self.predictions = PredictionLog([f.symbol for f in files], len(timeline.cycle_times()))
         self.problems: list[str] = []
 
-    def _alert(self, level: str, source: str, message: str) -> None:
+    def _alert(self, level: AlertLevel, source: str, message: str) -> None:
         self.engine.alert(level, source, message)
 
     async def run(self) -> None:

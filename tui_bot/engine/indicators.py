@@ -14,7 +14,7 @@ Speed: the six outputs share one (6, n_symbols, T) block and the work is written
 page fault per 4 KiB, which on small VMs is as slow as the arithmetic). The recursions run in
 `scipy.signal.lfilter`: RSI's two Wilder averages in one call, MACD's two EMAs as one
 second-order filter (their difference is all MACD needs), then the signal EMA. scipy is imported
-on first use (engine.preload), so importing the engine does not cost its ~1 s.
+on first use (tui_bot.preload), so importing the engine does not cost its ~1 s.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from typing import Any
 
 import numpy as np
 
-from tui_bot.engine.preload import wait_for_preload
+from tui_bot.preload import wait_for_preload
 
 RSI_PERIOD = 14
 MACD_FAST = 12
@@ -70,7 +70,7 @@ def _scipy_filters() -> tuple[Callable[..., Any], Callable[..., Any]]:
     """(scipy.signal.lfilter, scipy.ndimage.uniform_filter1d), imported on first use."""
     global _filters
     if _filters is None:
-        wait_for_preload()
+        wait_for_preload("scipy.ndimage", "scipy.signal")
         from scipy.ndimage import uniform_filter1d
         from scipy.signal import lfilter
 
@@ -92,7 +92,7 @@ def _smooth(x: np.ndarray, alpha: float, seed: np.ndarray) -> np.ndarray:
     """
     state = (seed - alpha * x[..., 0])[..., np.newaxis]
     lfilter, _ = _scipy_filters()
-    out, _ = lfilter([alpha], [1.0, alpha - 1.0], x, axis=-1, zi=state)
+    out: np.ndarray = lfilter([alpha], [1.0, alpha - 1.0], x, axis=-1, zi=state)[0]
     return out
 
 

@@ -30,9 +30,10 @@ import numpy as np
 from tui_bot.child_job import ensure_resource_tracker
 from tui_bot.engine.features import FEATURE_NAMES
 from tui_bot.engine.forest import CompiledForest, compile_forest
-from tui_bot.engine.preload import wait_for_preload
 from tui_bot.engine.validation import verdict, walk_forward
+from tui_bot.engine.words import Verdict
 from tui_bot.errors import StorageError
+from tui_bot.preload import wait_for_preload
 from tui_bot.storage import os_error, prepare_dir
 
 MODEL_KINDS: tuple[str, ...] = ("hist_gradient_boosting", "gradient_boosting")
@@ -73,7 +74,7 @@ class ModelMetrics:
     label: str = ""  # what the labels meant ("" in files from before the tradeable label)
 
     @property
-    def verdict(self) -> str:
+    def verdict(self) -> Verdict:
         return verdict(
             self.validation_rows, self.auc_low, self.expectancy_pct, self.validation_trades
         )
@@ -160,7 +161,7 @@ def _probability(estimator: Any, X: np.ndarray, logit_shift: float) -> np.ndarra
 
 
 def _shifted_expit(raw: np.ndarray, logit_shift: float) -> np.ndarray:
-    wait_for_preload()
+    wait_for_preload("scipy.special")
     from scipy.special import expit
 
     return np.asarray(expit(raw + logit_shift), dtype=np.float64)

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from tui_bot.engine.preload import wait_for_preload
+from tui_bot.preload import wait_for_preload
 
 SIM_EPOCH = 1_767_225_600.0  # 2026-01-01T00:00:00Z: the open of candle 0
 CHUNK = 4096
@@ -226,7 +226,8 @@ class PricePaths:
         k = max(self.index_at(t), 0)
         frac = min(max((t - self.open_time(k)) / self.tf, 0.0), 1.0)
         cur = self.block(k, k + 1)[:, :, 0]
-        return cur[OPEN] + frac * (cur[CLOSE] - cur[OPEN])
+        prices: np.ndarray = cur[OPEN] + frac * (cur[CLOSE] - cur[OPEN])
+        return prices
 
     def price_range(self, asset: int, t0: float, t1: float) -> tuple[float, float]:
         """(min, max) of the piecewise-linear open -> close path over [t0, t1]."""
@@ -278,7 +279,7 @@ class PricePaths:
 
         phi = 1.0 - KAPPA
         zi = (phi * start_deviation)[:, None]
-        wait_for_preload()
+        wait_for_preload("scipy.signal")
         from scipy.signal import lfilter
 
         deviation, _ = lfilter([1.0], [1.0, -phi], eps, axis=1, zi=zi)

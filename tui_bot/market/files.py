@@ -207,6 +207,7 @@ def _candle_paths(directory: Path) -> dict[tuple[str, str], list[Path]]:
             f"{directory}: no such folder; give a folder of candle files named {EXPECTED_NAMES}"
         )
     found: dict[tuple[str, str], list[Path]] = {}
+    preference: dict[Path, int] = {}
     others = []
     for path in sorted(directory.iterdir()):
         match = FILE_NAME.match(path.name)
@@ -215,6 +216,7 @@ def _candle_paths(directory: Path) -> dict[tuple[str, str], list[Path]]:
             continue
         key = (f"{match['base'].upper()}/{match['quote'].upper()}", match["tf"])
         found.setdefault(key, []).append(path)
+        preference[path] = FORMAT_PREFERENCE.index(match["ext"])
     if not found:
         held = f" (it holds: {', '.join(others[:5])}{', ...' if len(others) > 5 else ''})"
         raise CandleDataError(
@@ -222,7 +224,7 @@ def _candle_paths(directory: Path) -> dict[tuple[str, str], list[Path]]:
             f"{held if others else ''}; fetch some with tui-bot download-data"
         )
     for paths in found.values():
-        paths.sort(key=lambda p: FORMAT_PREFERENCE.index(FILE_NAME.match(p.name)["ext"]))
+        paths.sort(key=preference.__getitem__)
     return found
 
 
@@ -476,7 +478,8 @@ def _on_grid(rows: np.ndarray, tf_ms: int, problems: list[str]) -> np.ndarray:
             f"{_count(int((~on_grid).sum()), 'row')} with an open time off the candle grid "
             f"(e.g. {example}): dropped"
         )
-    return rows[on_grid]
+    kept: np.ndarray = rows[on_grid]
+    return kept
 
 
 def _in_range(path: Path, candles: np.ndarray, timerange: tuple[int, int]) -> np.ndarray:

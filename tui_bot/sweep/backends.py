@@ -210,6 +210,8 @@ class DaskBackend:
     def start(self, data: SweepData) -> None:
         try:
             import dask
+
+            # distributed ships type hints, but not for LocalCluster, Client or as_completed
             from distributed import Client, LocalCluster
         except ImportError:
             raise RefusedToStart(
@@ -218,7 +220,7 @@ class DaskBackend:
         logging.getLogger("distributed").setLevel(logging.WARNING)  # not a line per connection
         if self.scheduler is None:
             with dask.config.set({"distributed.scheduler.allowed-failures": 1}), _no_ctrl_c():
-                self._cluster = LocalCluster(
+                self._cluster = LocalCluster(  # type: ignore[no-untyped-call]  # not annotated
                     n_workers=self.jobs or default_jobs(),
                     threads_per_worker=1,
                     processes=True,
@@ -226,7 +228,7 @@ class DaskBackend:
                     dashboard_address="127.0.0.1:0",  # its HTTP server on loopback only
                     env=THREAD_ENV,
                 )
-            self._client = Client(self._cluster)
+            self._client = Client(self._cluster)  # type: ignore[no-untyped-call]  # not annotated
         else:
             self._client = _connect(Client, self.scheduler)
         self._check_workers()
@@ -277,7 +279,7 @@ class DaskBackend:
             future = self._client.submit(run_on_dask, self._key, trial, runner, key=key)
             by_future[future] = trial
         self._futures = list(by_future)
-        for future in as_completed(by_future):
+        for future in as_completed(by_future):  # type: ignore[no-untyped-call]  # not annotated
             trial = by_future[future]
             try:
                 yield future.result()

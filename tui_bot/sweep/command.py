@@ -11,12 +11,17 @@ import shutil
 import sys
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 from tui_bot.config import ConfigError, Settings, save_settings
 from tui_bot.errors import RefusedToStart
+
+if TYPE_CHECKING:
+    from tui_bot.sweep.report import SweepSetup
+    from tui_bot.sweep.runner import SweepOptions
+    from tui_bot.sweep.trial import TrialResult
 
 INTERRUPTED_EXIT = 130
 PROGRESS_SECONDS = 0.2
@@ -36,7 +41,10 @@ HELP = (
 )
 
 
-def add_parser(sub: Any, common: Any) -> None:
+def add_parser(
+    sub: argparse._SubParsersAction[argparse.ArgumentParser],
+    common: Callable[[argparse.ArgumentParser], None],
+) -> None:
     """The `sweep` subcommand; `common` adds --config, --set and -v."""
     from tui_bot.sweep.backends import BACKENDS
     from tui_bot.sweep.report import DEFAULT_MIN_TRADES, OBJECTIVES
@@ -147,7 +155,7 @@ def _sweep(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
-def _options(args: argparse.Namespace) -> Any:
+def _options(args: argparse.Namespace) -> SweepOptions:
     from tui_bot.market.files import parse_timerange
     from tui_bot.sweep.runner import SweepOptions
 
@@ -166,7 +174,7 @@ def _options(args: argparse.Namespace) -> Any:
     )
 
 
-def _start_line(setup: Any, trials: int, args: argparse.Namespace) -> str:
+def _start_line(setup: SweepSetup, trials: int, args: argparse.Namespace) -> str:
     from tui_bot.sweep.backends import default_jobs
 
     if args.backend == "dask" and args.scheduler:
@@ -262,12 +270,11 @@ class SweepProgress:
         self.drawn = False
         self.best: tuple[float, int] | None = None  # (objective, trial id)
 
-    def __call__(self, result: Any, done: int, total: int) -> None:
-        from tui_bot.sweep.report import enough_trades, objective_value
+    def __call__(self, result: TrialResult, done: int, total: int) -> None:
+        from tui_bot.sweep.report import objective_value
 
         value = objective_value(result.in_sample, self.objective)
-        counts = value is not None and result.id and enough_trades(result, self.min_trades)
-        if counts and (self.best is None or (value, -result.id) > (self.best[0], -self.best[1])):
+        if value is not None and self._beats_best(result, value):
             self.best = (value, result.id)
         if not result.ok:
             self._write(f"trial {result.id} failed: {result.error}", newline=True)
@@ -275,6 +282,14 @@ class SweepProgress:
         if not self.tty or done >= total or now - self.shown_at >= PROGRESS_SECONDS:
             self.shown_at = now
             self._write(self.line(done, total, now), newline=not self.tty or done >= total)
+
+    def _beats_best(self, result: TrialResult, value: float) -> bool:
+        """A trial that counts (not the baseline, enough trades) with a better objective."""
+        from tui_bot.sweep.report import enough_trades
+
+        if not result.id or not enough_trades(result, self.min_trades):
+            return False
+        return self.best is None or (value, -result.id) > (self.best[0], -self.best[1])
 
     def line(self, done: int, total: int, now: float) -> str:
         filled = round(done / max(total, 1) * BAR_WIDTH)

@@ -14,7 +14,7 @@ import signal
 import traceback
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tui_bot.child_job import ChildJob
 from tui_bot.config import Settings
@@ -23,6 +23,9 @@ from tui_bot.sweep.data import portable
 from tui_bot.sweep.report import SweepSetup
 from tui_bot.sweep.runner import SweepOptions
 from tui_bot.sweep.trial import TrialResult
+
+if TYPE_CHECKING:
+    from multiprocessing.queues import Queue
 
 STOP_WAIT_SECONDS = 10.0  # after SIGTERM (the workers are stopped first), before SIGKILL
 
@@ -85,9 +88,11 @@ def run_request(request: SweepRequest, send: Send) -> None:
     send(Finished(sweep_json(outcome, prepared.setup), outcome.interrupted))
 
 
-def _child_main(parent_pid: int, target: SweepTarget, request: SweepRequest, updates: Any) -> None:
-    from tui_bot.cli import point_at_devnull
+def _child_main(
+    parent_pid: int, target: SweepTarget, request: SweepRequest, updates: Queue[Update]
+) -> None:
     from tui_bot.engine.model import exit_with_parent
+    from tui_bot.stdio import point_at_devnull
 
     exit_with_parent(parent_pid)
     point_at_devnull(1, 2)  # the dashboard owns the terminal

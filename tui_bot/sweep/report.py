@@ -8,12 +8,15 @@ import textwrap
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tui_bot.config import ConfigError
 from tui_bot.sweep.data import Split, iso
 from tui_bot.sweep.space import Space, describe_values
 from tui_bot.sweep.trial import TrialResult
+
+if TYPE_CHECKING:
+    from tui_bot.sweep.runner import SweepOutcome  # the runner imports this module
 
 OBJECTIVES = ("sharpe", "profit", "calmar", "expectancy")
 DEFAULT_OBJECTIVE = "sharpe"
@@ -90,7 +93,7 @@ def _calmar(summary: dict[str, Any]) -> float | None:
     days = (_when(summary["end"]) - _when(summary["start"])).total_seconds() / 86_400
     if profit is None or not drawdown or days <= 0:
         return None
-    return profit * DAYS_PER_YEAR / days / drawdown
+    return float(profit) * DAYS_PER_YEAR / days / float(drawdown)
 
 
 def _when(iso: str) -> datetime:
@@ -184,7 +187,7 @@ def trial_json(result: TrialResult, setup: SweepSetup, rank: int | None) -> dict
     }
 
 
-def sweep_json(outcome: Any, setup: SweepSetup) -> dict[str, Any]:
+def sweep_json(outcome: SweepOutcome, setup: SweepSetup) -> dict[str, Any]:
     """One JSON-safe object: trials (best first), best, baseline, space, backend, seconds,
     rank_correlation, and what the sweep was asked to do. `outcome` is a SweepOutcome."""
     order = ranked(outcome.trials, setup.objective, setup.min_trades)
@@ -223,7 +226,7 @@ def sweep_json(outcome: Any, setup: SweepSetup) -> dict[str, Any]:
 
 
 # -- text ---------------------------------------------------------------------------------------
-def sweep_text(outcome: Any, setup: SweepSetup) -> str:
+def sweep_text(outcome: SweepOutcome, setup: SweepSetup) -> str:
     """The readable report: what ran, the ranked table (in-sample and out-of-sample columns),
     the overfitting figures, failures."""
     lines = [*_header(outcome, setup), "", *_table(outcome, setup), ""]
@@ -235,7 +238,7 @@ def sweep_text(outcome: Any, setup: SweepSetup) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _header(outcome: Any, setup: SweepSetup) -> list[str]:
+def _header(outcome: SweepOutcome, setup: SweepSetup) -> list[str]:
     done = len(outcome.trials)
     costs = [t.seconds for t in (*outcome.trials, outcome.baseline) if t is not None and t.ok]
     cost = f"{sum(costs) / len(costs):.1f} s" if costs else "-"
@@ -262,7 +265,7 @@ def _header(outcome: Any, setup: SweepSetup) -> list[str]:
     return lines
 
 
-def _table(outcome: Any, setup: SweepSetup) -> list[str]:
+def _table(outcome: SweepOutcome, setup: SweepSetup) -> list[str]:
     order = ranked(outcome.trials, setup.objective, setup.min_trades)
     # a key with one value is the same in every trial: the header names it
     keys = [d.key for d in setup.space.dimensions if d.choices is None or len(d.choices) > 1]
@@ -341,7 +344,7 @@ def _columns(headers: tuple[str, ...], rows: list[tuple[str, ...]]) -> list[str]
     return [line(headers), "  " + "  ".join("-" * w for w in widths), *map(line, rows)]
 
 
-def _overfitting(outcome: Any, setup: SweepSetup) -> list[str]:
+def _overfitting(outcome: SweepOutcome, setup: SweepSetup) -> list[str]:
     lines = overfitting_lines(outcome.trials, outcome.baseline, setup)
     wrapped = [
         w

@@ -7,7 +7,7 @@ import time
 from collections.abc import Callable, Iterable, Sequence
 from functools import partial
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from textual import events
 from textual.app import ComposeResult, SystemCommand
@@ -20,6 +20,7 @@ from textual.widgets import DataTable, Footer, Tab, Tabs
 from tui_bot.config import ConfigError, Settings, save_settings
 from tui_bot.engine import commands as cmd
 from tui_bot.engine.snapshot import Alert, Snapshot
+from tui_bot.engine.words import AlertLevel
 from tui_bot.tui.hosting import EngineHostApp, RuntimeFactory, default_runtime
 from tui_bot.tui.screens.confirm import ConfirmScreen
 from tui_bot.tui.screens.help import HelpScreen
@@ -97,6 +98,13 @@ HELP = (
 )
 
 
+class Pane(Protocol):
+    """A pane that draws snapshots (the status bar apart)."""
+
+    def show(self, snapshot: Snapshot) -> None: ...
+    def restyle(self) -> None: ...
+
+
 class TuiBotApp(EngineHostApp):
     CSS_PATH = "app.tcss"
     TITLE = "tui-bot"
@@ -113,7 +121,9 @@ class TuiBotApp(EngineHostApp):
         *(Binding(str(i), f"tab('{name}')", show=False) for i, name in enumerate(TABS, 1)),
     ]
     # only the dashboard's own keys; other screens answer theirs
-    DASHBOARD_ACTIONS = frozenset(binding.action.partition("(")[0] for binding in BINDINGS)
+    DASHBOARD_ACTIONS = frozenset(
+        binding.action.partition("(")[0] for binding in BINDINGS if isinstance(binding, Binding)
+    )
 
     def __init__(
         self,
@@ -181,7 +191,7 @@ class TuiBotApp(EngineHostApp):
         self._apply_layout(self.size.width, self.size.height)
         self.theme_changed_signal.subscribe(self, self._restyle)
         for source, warning in self._startup_warnings:
-            self.add_alert("warning", source, warning)
+            self.add_alert(AlertLevel.WARNING, source, warning)
             # the Alerts pane cuts a long line to its width; a notification wraps it
             self.notify(warning, severity="warning", timeout=STARTUP_WARNING_SECONDS, markup=False)
         self.query_one(PositionsTable).focus()
@@ -247,7 +257,7 @@ class TuiBotApp(EngineHostApp):
                 pane.show(snapshot)
             self._chart_selected()
 
-    def _panes(self) -> Sequence[Any]:
+    def _panes(self) -> Sequence[Pane]:
         return [
             self.query_one(PositionsTable),
             self.query_one(OpportunitiesTable),
@@ -271,7 +281,9 @@ class TuiBotApp(EngineHostApp):
     def show_engine_failed(self, error: str, retry_in: float | None) -> None:
         self.query_one(StatusBar).engine_failed(error, retry_in)
 
-    def add_alert(self, level: str, source: str, text: str, when: float | None = None) -> None:
+    def add_alert(
+        self, level: AlertLevel, source: str, text: str, when: float | None = None
+    ) -> None:
         when = self.engine_time() if when is None else when
         self.query_one(AlertsTable).add_local(Alert(when, level, source, text))
 
@@ -371,7 +383,7 @@ class TuiBotApp(EngineHostApp):
 
         if not self.is_screen_installed("backtest"):
             self.install_screen(BacktestScreen(self.settings, self.backtest_target), "backtest")
-        return self.get_screen("backtest")  # type: ignore[return-value]
+        return self.get_screen("backtest", BacktestScreen)
 
     def action_help(self) -> None:
         self.push_screen(HelpScreen(HELP))

@@ -19,11 +19,12 @@ from textual.app import App
 from textual.timer import Timer
 from textual.worker import Worker, WorkerState
 
-from tui_bot.cli import point_at_devnull
 from tui_bot.config import Settings
 from tui_bot.engine import commands as cmd
 from tui_bot.engine.snapshot import Snapshot
+from tui_bot.engine.words import AlertLevel
 from tui_bot.errors import RefusedToStart
+from tui_bot.stdio import point_at_devnull
 from tui_bot.tui.messages import EngineFailed, EngineNotice, SnapshotArrived
 
 log = logging.getLogger(__name__)
@@ -98,7 +99,9 @@ class EngineHostApp(App[int]):
     def show_snapshot(self, snapshot: Snapshot) -> None: ...
     def show_engine_starting(self) -> None: ...
     def show_engine_failed(self, error: str, retry_in: float | None) -> None: ...
-    def add_alert(self, level: str, source: str, text: str, when: float | None = None) -> None: ...
+    def add_alert(
+        self, level: AlertLevel, source: str, text: str, when: float | None = None
+    ) -> None: ...
 
     # -- lifecycle ---------------------------------------------------------------------------
     def start_engine(self) -> None:
@@ -280,13 +283,13 @@ class EngineHostApp(App[int]):
 
     def on_engine_failed(self, message: EngineFailed) -> None:
         again = f" (restarting in {message.retry_in:g}s)" if message.retry_in is not None else ""
-        self.add_alert("error", "engine", message.error + again, message.at)
+        self.add_alert(AlertLevel.ERROR, "engine", message.error + again, message.at)
         self.show_engine_failed(message.error, message.retry_in)
         if message.retry_in is not None and not self._quitting:
             self._restart_timer = self.set_timer(message.retry_in, self.start_engine)
 
     def on_engine_notice(self, message: EngineNotice) -> None:
-        self.add_alert("warning", "engine", message.text)
+        self.add_alert(AlertLevel.WARNING, "engine", message.text)
         self.notify(message.text, severity="warning", timeout=10, markup=False)
 
     # -- helpers -----------------------------------------------------------------------------

@@ -43,7 +43,7 @@ from tui_bot.backtest.process import (
 from tui_bot.config import Settings
 from tui_bot.errors import RefusedToStart
 from tui_bot.tui import format as fmt
-from tui_bot.tui.widgets.table import KeyedTable, Row, cell, num
+from tui_bot.tui.widgets.table import Cell, Column, KeyedTable, Row, cell, num
 
 log = logging.getLogger(__name__)
 
@@ -221,7 +221,7 @@ class ResultTable(KeyedTable):
         self.clear()
         self._cells.clear()
 
-    def coloured(self, text: str, sign: int, right: bool = True) -> Any:
+    def coloured(self, text: str, sign: int, right: bool = True) -> Cell:
         style = self.theme_colour("success" if sign > 0 else "error") if sign else ""
         return num(text, style) if right else cell(text, style)
 
@@ -264,7 +264,7 @@ class GroupTable(ResultTable):
         self.sync(rows)
 
 
-GROUP_COLUMNS = (
+GROUP_COLUMNS: tuple[Column, ...] = (
     ("trades", "Trades", "right"),
     ("wins", "Won", "right"),
     ("win_rate", "Win rate", "right"),

@@ -44,10 +44,10 @@ from tui_bot.sweep.report import (
 from tui_bot.sweep.runner import SweepOptions
 from tui_bot.sweep.space import describe_values
 from tui_bot.sweep.trial import BASELINE, TrialResult
-from tui_bot.tui.screens.backtest import ResultTable
+from tui_bot.tui.screens.backtest import BacktestScreen, ResultTable
 from tui_bot.tui.screens.confirm import ConfirmScreen
 from tui_bot.tui.screens.settings import SettingsSaved
-from tui_bot.tui.widgets.table import Row, cell, num
+from tui_bot.tui.widgets.table import Column, Row, cell, num
 
 log = logging.getLogger(__name__)
 
@@ -68,7 +68,6 @@ class SweepTable(ResultTable):
     columns follow the objective (set_objective): with profit there is no second profit."""
 
     TITLE = "Trials"
-    COLUMNS = ()
 
     def __init__(self, *, id: str | None = None, classes: str | None = None) -> None:
         super().__init__(id=id, classes=classes)
@@ -126,10 +125,14 @@ class SweepTable(ResultTable):
         return (num(objective_text(value, setup.objective)), *cells)
 
 
-def columns_for(objective: str) -> tuple[tuple[str, str, str], ...]:
+def columns_for(objective: str) -> tuple[Column, ...]:
     """(key, label, justify) of each column: the objective's, then profit and trades, for the
     in-sample part and the out-of-sample part."""
-    columns = [("rank", "#", "right"), ("trial", "Trial", "right"), ("values", "Values", "left")]
+    columns: list[Column] = [
+        ("rank", "#", "right"),
+        ("trial", "Trial", "right"),
+        ("values", "Values", "left"),
+    ]
     for part in ("IS", "OOS"):
         if objective != "profit":
             columns.append((f"{part}_objective", f"{part} {objective}", "right"))
@@ -393,8 +396,8 @@ class SweepScreen(Screen[None]):
         if finished.interrupted:
             self.add_class("-no-progress")  # its ETA is of a sweep that no longer runs
         head = "Stopped" if finished.interrupted else "Done"
-        trials = f"{done} trial{'' if done == 1 else 's'}"
-        text = f"{head}: {trials} in {finished.report['seconds']:.0f} s · {self._best_text()}"
+        count = f"{done} trial{'' if done == 1 else 's'}"
+        text = f"{head}: {count} in {finished.report['seconds']:.0f} s · {self._best_text()}"
         self._message(text + " · enter on a row applies it", "ok")
         if self.app.screen is not self:
             self.app.notify(
@@ -471,7 +474,12 @@ def _count(text: str) -> int | None:
         return 0
 
 
-def open_sweep(backtest: Any, data_dir: Path, pairs: Any, timerange: Any) -> None:
+def open_sweep(
+    backtest: BacktestScreen,
+    data_dir: Path,
+    pairs: tuple[str, ...] | None,
+    timerange: tuple[int, int] | None,
+) -> None:
     """From the Backtest screen: one Sweep screen for the app's life (a running sweep carries
     on behind it), on the data the Backtest screen has."""
     app = backtest.app

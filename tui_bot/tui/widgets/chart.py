@@ -13,9 +13,9 @@ from __future__ import annotations
 
 import bisect
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING
 
 from rich.segment import Segment
 from textual.strip import Strip
@@ -24,10 +24,14 @@ from textual.widget import Widget
 from tui_bot.engine.snapshot import PositionView, Snapshot, TradeView
 from tui_bot.tui import format as fmt
 
+if TYPE_CHECKING:
+    import numpy as np
+
 UP_BODY, DOWN_BODY, WICK, LEVEL = "█", "▒", "│", "─"
 BUY, SELL = "▲", "▼"
 ROLES = ("up", "down", "entry", "stop", "target", "buy", "sell", "axis")
 Cell = tuple[str, str]  # (character, role; "" for none)
+RowOf = Callable[[float], int]  # a price -> the grid row it is drawn on
 
 
 @dataclass(frozen=True)
@@ -69,7 +73,11 @@ def markers_of(
 
 
 def draw(
-    candles: Any, levels: Sequence[Level], markers: Sequence[Marker], width: int, height: int
+    candles: np.ndarray,
+    levels: Sequence[Level],
+    markers: Sequence[Marker],
+    width: int,
+    height: int,
 ) -> list[list[Cell]]:
     """`candles`: (T, 6) rows [ts_ms, o, h, l, c, v], oldest first. A grid of `height` rows of
     `width` cells: the plot, a price axis on the right, a time axis on the last row."""
@@ -103,14 +111,16 @@ def draw(
     return grid
 
 
-def _axis_width(candles: Any, levels: Sequence[Level]) -> int:
+def _axis_width(candles: np.ndarray, levels: Sequence[Level]) -> int:
     if len(candles) == 0:
         return 0
     prices = [float(candles[:, 2].max()), float(candles[:, 3].min()), *(lv.price for lv in levels)]
     return 2 + max(len(fmt.price(p)) for p in prices) + (3 if levels else 0)
 
 
-def _mark(grid: list[list[Cell]], shown: Any, markers: Sequence[Marker], row_of: Any) -> None:
+def _mark(
+    grid: list[list[Cell]], shown: np.ndarray, markers: Sequence[Marker], row_of: RowOf
+) -> None:
     """Each marker at the column of the candle it happened in, at its price's row; none for a
     time outside the candles shown."""
     if len(shown) < 2:
@@ -130,7 +140,7 @@ def _price_axis(
     high: float,
     low: float,
     levels: Sequence[Level],
-    row_of: Any,
+    row_of: RowOf,
 ) -> None:
     """The levels' prices at their rows; the range's top and bottom where no level is."""
     labels: dict[int, tuple[str, str]] = {0: (fmt.price(high), "axis")}
@@ -143,7 +153,7 @@ def _price_axis(
             grid[r][columns + i] = (ch, role)
 
 
-def _time_axis(line: list[Cell], shown: Any, columns: int) -> None:
+def _time_axis(line: list[Cell], shown: np.ndarray, columns: int) -> None:
     """HH:MM (UTC) of the first, middle and last candle shown."""
     n = len(shown)
     for x in sorted({0, n // 2, n - 1}):
@@ -197,7 +207,7 @@ class ChartPane(Widget, can_focus=True):
             return s.positions[0].symbol
         return s.opportunities[0].symbol if s.opportunities else None
 
-    def series(self) -> tuple[Any, str]:
+    def series(self) -> tuple[np.ndarray | None, str]:
         """The rows to draw and what they are: "candles", "prices" (a price line), or ""."""
         s, symbol = self.snapshot, self.charted()
         if s is None or symbol is None:
@@ -264,12 +274,11 @@ class ChartPane(Widget, can_focus=True):
         message = self.message()
         if message is not None:
             return _text_grid(message, width, height)
-        s = self.snapshot
-        symbol = self.charted()
-        assert s is not None and symbol is not None
+        s, symbol, rows = self.snapshot, self.charted(), self.series()[0]
+        assert s is not None and symbol is not None and rows is not None  # no message: rows
         position = next((p for p in s.positions if p.symbol == symbol), None)
         markers = markers_of(symbol, s.trades, position)
-        return draw(self.series()[0], levels_of(position), markers, width, height)
+        return draw(rows, levels_of(position), markers, width, height)
 
 
 def _runs(line: list[Cell]) -> list[tuple[str, str]]:

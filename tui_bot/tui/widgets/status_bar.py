@@ -10,7 +10,8 @@ marker says it already), then the drawdown.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from typing import TypeVar
 
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
@@ -22,9 +23,10 @@ from tui_bot.tui.widgets.model import interval_text, show_verdict_class
 
 MODE_CLASSES = {"SIMULATED": "mode-sim", "PAPER": "mode-paper", "LIVE": "mode-live"}
 PADDING = 2  # every label has one cell of padding on each side (app.tcss)
+Labels = TypeVar("Labels", bound=tuple[str, ...])
 
 
-def first_fit(options: list[tuple[str, ...]], width: int) -> tuple[str, ...]:
+def first_fit(options: Sequence[Labels], width: int) -> Labels:
     """The first option whose labels fit side by side in `width` cells, else the last one."""
     for option in options:
         if sum(len(text) + PADDING for text in option if text) <= width:

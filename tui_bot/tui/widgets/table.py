@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import ClassVar
+from typing import ClassVar, Literal
 
 from rich.text import Text
 from textual.widgets import DataTable
@@ -13,14 +13,16 @@ from tui_bot.engine.snapshot import Snapshot
 
 Cell = Text
 Row = tuple[Cell, ...]
+Justify = Literal["left", "right"]
+Column = tuple[str, str, Justify]  # key, label, justify
 
 
-def cell(value: str, style: str = "", justify: str = "left") -> Text:
+def cell(value: str, style: str = "", justify: Justify = "left") -> Text:
     """A table cell. Plain Text, so symbols or messages are never parsed as markup.
 
     Tables have no cell padding; the one leading space of every cell separates the columns.
     """
-    return Text(" " + value, style=style, justify=justify, end="")  # type: ignore[arg-type]
+    return Text(" " + value, style=style, justify=justify, end="")
 
 
 def num(value: str, style: str = "") -> Text:
@@ -34,7 +36,8 @@ def _same(a: Text, b: Text) -> bool:
 class KeyedTable(DataTable[Text]):
     """Columns are declared once; `sync` adds, updates and removes rows by key."""
 
-    COLUMNS: ClassVar[Sequence[tuple[str, str, str]]] = ()  # (key, label, "left" | "right")
+    # a class's columns; a table whose columns depend on how it is used sets its own
+    COLUMNS: Sequence[Column] = ()
     TITLE: ClassVar[str] = ""
 
     def __init__(self, *, id: str | None = None, classes: str | None = None) -> None:
